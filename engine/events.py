@@ -1,0 +1,117 @@
+"""Events the trainer hands to its sink: immutable, and holding copies of any arrays.
+
+The sink is called from the worker thread; a UI must only queue them and
+render from its own thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import TrainConfig
+from .gradcheck import GradCheckRow
+
+
+@dataclass(frozen=True)
+class Started:
+    config: TrainConfig
+    architecture: str
+    dataset: str
+    train_size: int
+    test_size: int
+    iteration: int = 0  # where training starts (nonzero when resumed)
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    iteration: int  # batches done so far, this one included
+    epoch: float  # passes over the training set so far, fractional
+    loss: float  # loss of this batch before the update
+    lr: float
+    samples_per_s: float
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    epoch: int
+    iteration: int
+    train_acc: float
+    test_acc: float
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """Accuracy computed on request, between epochs."""
+
+    iteration: int
+    train_acc: float
+    test_acc: float
+
+
+@dataclass(frozen=True)
+class GradCheckDone:
+    rows: tuple[GradCheckRow, ...]
+    iteration: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Test digits with the network's view of them, for a preview pane."""
+
+    images: np.ndarray  # (n, height, width), read-only copy
+    labels: np.ndarray  # (n,)
+    predictions: np.ndarray  # (n,)
+    probabilities: np.ndarray  # (n, classes)
+    iteration: int
+
+
+@dataclass(frozen=True)
+class ParamChanged:
+    name: str  # "lr", "batch_size", "optimizer" or "gradcheck_every"
+    old: object
+    new: object
+    iteration: int
+
+
+@dataclass(frozen=True)
+class Paused:
+    iteration: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    iteration: int
+
+
+@dataclass(frozen=True)
+class Diverged:
+    """The loss became NaN or inf: training paused, the last good parameters kept."""
+
+    iteration: int
+    loss: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    iteration: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+
+
+Event = (
+    Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples
+    | ParamChanged | Paused | Resumed | Diverged | Finished | Failed
+)
+
+
+def frozen_copy(array: np.ndarray) -> np.ndarray:
+    """A read-only copy, so an event cannot be changed by its sender or by a receiver."""
+    out = np.array(array, copy=True)
+    out.flags.writeable = False
+    return out

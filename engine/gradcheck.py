@@ -1,0 +1,183 @@
+"""Gradient check: backprop against central differences of the real loss, for every parameter.
+
+The book perturbs one weight at a time and runs a full forward pass for each,
+which costs two forward passes per parameter. Here the forward pass is shared:
+perturbing W[i, j] or b[j] of layer k changes only the pre-activation column j
+of that layer (by h * input[:, i], or by h), so for a chunk of perturbations we
+rebuild only that column and push all of them through the remaining layers in
+one batched forward. Every parameter still gets its own (L(p + h) - L(p - h)) / 2h
+of the same loss, in float64.
+
+A ReLU whose input crosses zero inside [p - h, p + h] makes the central
+difference meaningless there (the function has a kink); such elements are
+counted as `kinks` and left out of the pass/fail decision.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers import Affine, ReLU
+from .network import Network
+
+H = 1e-4  # the book's step
+# An element passes when |backprop - numerical| <= ATOL + RTOL * |numerical| (numpy.isclose's rule).
+RTOL = 1e-4
+ATOL = 1e-7
+REL_FLOOR = 1e-8  # relative errors of gradients smaller than this are roundoff, not signal
+CHUNK_ELEMENTS = 1 << 20  # bound on the (perturbations x batch x width) arrays of one batched forward
+
+
+class GradCheckCancelled(Exception):
+    """The caller's `cancelled()` returned True between two chunks of work."""
+
+
+@dataclass(frozen=True)
+class GradCheckRow:
+    name: str
+    shape: tuple[int, ...]
+    count: int  # elements in the tensor
+    checked: int  # elements compared (all of them unless sampled)
+    mean_abs_diff: float
+    max_abs_diff: float
+    max_rel_error: float
+    kinks: int  # elements straddling a ReLU kink, excluded from `passed`
+    passed: bool
+
+
+class _Forward:
+    """The float64 baseline forward pass, kept per layer for incremental re-evaluation.
+
+    Logits are kept shifted by each sample's baseline maximum: a perturbation of
+    size h moves them by O(h), so exp() of the shifted logits cannot overflow and
+    the loss log(sum(exp(l - top))) - (l_t - top) needs no further max.
+    """
+
+    def __init__(self, net: Network, x: np.ndarray, labels: np.ndarray):
+        self.affines = [layer for layer in net.layers.values() if isinstance(layer, Affine)]
+        self.activation = next((type(l) for l in net.layers.values() if not isinstance(l, Affine)), ReLU)
+        self.relu = self.activation is ReLU
+        self.labels = labels
+        self.inputs, self.pre = [], []  # input and pre-activation of each Affine
+        z = x
+        for affine in self.affines:
+            self.inputs.append(z)
+            self.pre.append(z @ affine.W + affine.b)
+            z = self.activate(self.pre[-1])
+        logits = self.pre[-1]
+        self.top = logits.max(axis=1)
+        self.pre[-1] = logits - self.top[:, None]  # shifted logits
+        self.exp = np.exp(self.pre[-1])
+        self.total = self.exp.sum(axis=1)
+        self.target = self.pre[-1][np.arange(len(labels)), labels]
+
+    def activate(self, a: np.ndarray) -> np.ndarray:
+        return self.activation().forward(a)
+
+    def perturbed_losses(self, k: int, cols: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Loss and kink flag for each perturbation p: column cols[p] of layer k's pre-activation += delta[p].
+
+        delta has shape (P, N); the result has shape (P,).
+        """
+        base = self.pre[k][:, cols].T  # (P, N)
+        col = base + delta
+        kink = np.zeros(len(cols), dtype=bool)
+        last = len(self.affines) - 1
+        if k == last:  # one logit per sample moves: update the softmax sum instead of recomputing it
+            step = col - base
+            total = self.total + self.exp[:, cols].T * np.expm1(step)
+            target = self.target + np.where(cols[:, None] == self.labels, step, 0.0)
+            return (np.log(total) - target).mean(axis=1), kink
+        if self.relu:
+            kink |= np.any((col > 0) != (base > 0), axis=1)
+        dz = self.activate(col) - self.activate(base)  # (P, N): the one hidden unit that changed
+        W = self.affines[k + 1].W[cols]  # (P, width of layer k + 1)
+        if k + 1 == last:
+            logits = self.pre[last] + dz[:, :, None] * W[:, None, :]
+            target = self.target + dz * W[:, self.labels]
+        else:
+            a = self.pre[k + 1] + dz[:, :, None] * W[:, None, :]
+            for m in range(k + 1, last):
+                if self.relu:
+                    kink |= np.any((a > 0) != (self.pre[m] > 0), axis=(1, 2))
+                a = self.activate(a) @ self.affines[m + 1].W + self.affines[m + 1].b
+            logits = a - self.top[:, None]
+            target = logits[:, np.arange(len(self.labels)), self.labels]
+        return (np.log(np.exp(logits).sum(axis=2)) - target).mean(axis=1), kink
+
+
+def gradient_check(
+    network: Network,
+    x: np.ndarray,
+    t: np.ndarray,
+    h: float = H,
+    sample: int | None = None,
+    rng: np.random.Generator | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[GradCheckRow]:
+    """Compare backprop and numerical gradients for every parameter tensor, in float64.
+
+    `sample`: check at most this many elements per tensor, chosen at random (for
+    very large nets); None checks all of them. `cancelled` is polled between
+    chunks; when it returns True the check stops with GradCheckCancelled.
+    """
+    net = network.astype(np.float64)
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    labels = np.asarray(t).argmax(axis=1) if np.ndim(t) == 2 else np.asarray(t)
+    backprop = net.gradient(x, labels)
+    fwd = _Forward(net, x, labels)
+    rng = rng or np.random.default_rng(0)
+    rows = []
+    for k, affine in enumerate(fwd.affines, start=1):
+        for name in (f"W{k}", f"b{k}"):
+            param = net.params[name]
+            flat = np.arange(param.size) if sample is None or sample >= param.size else np.sort(
+                rng.choice(param.size, sample, replace=False)
+            )
+            numeric, kinks = _numerical(fwd, k - 1, name[0] == "W", flat, param.shape[-1], h, cancelled)
+            rows.append(_row(name, param, backprop[name].ravel()[flat], numeric, kinks))
+    return rows
+
+
+def _numerical(fwd: _Forward, k: int, is_weight: bool, flat: np.ndarray, width: int, h: float, cancelled):
+    n = fwd.inputs[k].shape[0]
+    if is_weight:
+        rows_in, cols = np.divmod(flat, width)
+        unit = fwd.inputs[k][:, rows_in].T  # d(pre-activation)/d(W[i, j]) = input[:, i]
+    else:
+        cols, unit = flat, np.ones((len(flat), n))
+    numeric = np.zeros(len(flat))
+    kinks = np.zeros(len(flat), dtype=bool)
+    # A weight whose input is zero for the whole batch leaves the loss bit-for-bit unchanged.
+    live = np.flatnonzero(np.any(unit != 0, axis=1))
+    downstream = max([a.W.shape[1] for a in fwd.affines[k + 1 :]], default=1)
+    chunk = max(1, CHUNK_ELEMENTS // (n * downstream))
+    for start in range(0, len(live), chunk):
+        if cancelled():
+            raise GradCheckCancelled
+        idx = live[start : start + chunk]
+        plus, kink_p = fwd.perturbed_losses(k, cols[idx], h * unit[idx])
+        minus, kink_m = fwd.perturbed_losses(k, cols[idx], -h * unit[idx])
+        numeric[idx] = (plus - minus) / (2 * h)
+        kinks[idx] = kink_p | kink_m
+    return numeric, kinks
+
+
+def _row(name: str, param: np.ndarray, backprop: np.ndarray, numeric: np.ndarray, kinks: np.ndarray) -> GradCheckRow:
+    diff = np.abs(backprop - numeric)
+    scale = np.maximum(np.maximum(np.abs(backprop), np.abs(numeric)), REL_FLOOR)
+    smooth = ~kinks
+    ok = diff[smooth] <= ATOL + RTOL * np.abs(numeric[smooth])
+    return GradCheckRow(
+        name=name,
+        shape=tuple(param.shape),
+        count=int(param.size),
+        checked=int(len(numeric)),
+        mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
+        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        max_rel_error=float((diff / scale)[smooth].max()) if smooth.any() else 0.0,
+        kinks=int(kinks.sum()),
+        passed=bool(ok.all()),
+    )

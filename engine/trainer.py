@@ -1,0 +1,295 @@
+"""The training loop, run in a worker thread the trainer owns.
+
+Controls (start, pause, resume, step, stop, set_*, request_*) may be called
+from any thread: they validate their argument at once (raising ValueError and
+changing nothing when it is wrong) and queue a command that the worker runs
+before its next batch, so every change lands between batches and in order.
+Events go to `sink`, called on the worker thread; the sink must not block.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from . import events as ev
+from .config import TrainConfig
+from .dataset import Dataset
+from .functions import as_float, softmax
+from .gradcheck import GradCheckCancelled, gradient_check
+from .network import Network
+from .optimizers import make_optimizer
+
+IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
+    "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
+)
+LIVE_SETTINGS = ("lr", "batch_size", "optimizer", "gradcheck_every")
+IDLE_WAIT = 0.25  # seconds a paused worker sleeps between checks; commands wake it at once
+RATE_SMOOTHING = 0.05  # weight of the newest batch in the samples/s average
+
+
+class _Stop(Exception):
+    """Raised inside the worker to unwind promptly when stop() was called."""
+
+
+class Trainer:
+    def __init__(
+        self,
+        dataset: Dataset,
+        config: TrainConfig = TrainConfig(),
+        sink: Callable[[ev.Event], None] = lambda event: None,
+        network: Network | None = None,
+    ):
+        self.dataset = dataset
+        self.config = config
+        self._sink = sink
+        init_seed, data_seed = np.random.SeedSequence(config.seed).spawn(2)
+        self._rng = np.random.default_rng(data_seed)
+        self.network = network or Network(
+            dataset.input_size, config.hidden_sizes, dataset.num_classes,
+            config.activation, config.init, np.dtype(config.dtype), np.random.default_rng(init_seed),
+        )
+        self.optimizer = make_optimizer(config.optimizer, config.lr)
+        self.iteration = 0
+        self.epochs_done = 0
+        self.state = IDLE
+        self._order = self._rng.permutation(len(dataset.x_train))
+        self._cursor = 0
+        self._buffers: dict[int, np.ndarray] = {}
+        self._rate = 0.0
+        self._last_eval_iteration = -1
+        self._pending_steps = 0
+        self._commands: deque[tuple] = deque()
+        self._wake = threading.Condition()
+        self._stop_requested = False
+        self._thread: threading.Thread | None = None
+
+    # ---- controls (any thread) -------------------------------------------------
+
+    def start(self, paused: bool = False) -> None:
+        if self._thread is not None:
+            raise RuntimeError("this trainer has already been started")
+        self.state = PAUSED if paused else RUNNING
+        self._thread = threading.Thread(target=self._run, name="backprop-trainer", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._queue("pause")
+
+    def resume(self) -> None:
+        self._queue("resume")
+
+    def step(self) -> None:
+        """Run exactly one batch, then stay paused (pauses first if running)."""
+        self._queue("step")
+
+    def set_lr(self, lr: float) -> None:
+        self._set("lr", lr)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self._set("batch_size", batch_size)
+
+    def set_optimizer(self, name: str) -> None:
+        """Switch optimizer (its state starts fresh), keeping the current learning rate."""
+        self._set("optimizer", name)
+
+    def set_gradcheck_every(self, iterations: int) -> None:
+        self._set("gradcheck_every", iterations)
+
+    def request_gradcheck(self) -> None:
+        self._queue("gradcheck")
+
+    def request_evaluation(self) -> None:
+        self._queue("evaluate")
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the worker and wait for it; True when it has ended within `timeout`."""
+        with self._wake:
+            self._stop_requested = True
+            self._wake.notify_all()
+        if self._thread is None:
+            self.state = STOPPED
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end by itself; True when it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _set(self, name: str, value) -> None:
+        self.config.with_changes(**{name: value})  # raises ValueError; nothing is queued
+        self._queue("set", name, value)
+
+    def _queue(self, *command) -> None:
+        with self._wake:
+            self._commands.append(command)
+            self._wake.notify_all()
+
+    # ---- worker ------------------------------------------------------------------
+
+    def _emit(self, event: ev.Event) -> None:
+        self._sink(event)
+
+    def _run(self) -> None:
+        began = time.perf_counter()
+        try:
+            self._emit(ev.Started(self.config, self.network.architecture, self.dataset.name,
+                                  len(self.dataset.x_train), len(self.dataset.x_test), self.iteration))
+            if self.state == PAUSED:
+                self._emit(ev.Paused(self.iteration))
+            self._evaluate(epoch_end=True)
+            while not self._done():
+                self._run_commands()
+                if self.state != RUNNING:
+                    if self._pending_steps == 0:
+                        self._idle()
+                        continue
+                    self._pending_steps -= 1
+                self._check_stop()
+                self._train_batch()
+            if self._last_eval_iteration != self.iteration:
+                self._evaluate(epoch_end=False)
+            self.state = FINISHED
+            self._emit(ev.Finished(self.iteration, time.perf_counter() - began))
+        except (_Stop, GradCheckCancelled):
+            self.state = STOPPED
+        except Exception as exc:  # the worker must report, never die silently
+            self.state = FAILED
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self._emit(ev.Failed(detail))
+
+    def _check_stop(self) -> None:
+        if self._stop_requested:
+            raise _Stop
+
+    def _idle(self) -> None:
+        with self._wake:
+            if not self._commands and not self._stop_requested:
+                self._wake.wait(IDLE_WAIT)
+        self._check_stop()
+
+    def _done(self) -> bool:
+        if self.config.epochs is not None:
+            return self.epochs_done >= self.config.epochs
+        return self.iteration >= self.config.iters
+
+    def _run_commands(self) -> None:
+        self._check_stop()
+        while True:
+            with self._wake:
+                if not self._commands:
+                    return
+                name, *args = self._commands.popleft()
+            getattr(self, f"_do_{name}")(*args)
+            self._check_stop()
+
+    def _do_pause(self) -> None:
+        if self.state == RUNNING:
+            self.state = PAUSED
+            self._emit(ev.Paused(self.iteration))
+
+    def _do_resume(self) -> None:
+        if self.state in (PAUSED, DIVERGED):
+            self.state = RUNNING
+            self._pending_steps = 0
+            self._emit(ev.Resumed(self.iteration))
+
+    def _do_step(self) -> None:
+        self._do_pause()
+        self._pending_steps += 1
+
+    def _do_set(self, name: str, value) -> None:
+        old = getattr(self.config, name)
+        if value == old:
+            return
+        self.config = self.config.with_changes(**{name: value})
+        if name == "lr":
+            self.optimizer.lr = value
+        elif name == "optimizer":
+            self.optimizer = make_optimizer(value, self.config.lr)
+        self._emit(ev.ParamChanged(name, old, value, self.iteration))
+
+    def _do_gradcheck(self) -> None:
+        began = time.perf_counter()
+        n = self.config.gradcheck_batch
+        rows = gradient_check(
+            self.network, as_float(self.dataset.x_train[:n], np.float64), self.dataset.t_train[:n],
+            sample=self.config.gradcheck_sample, cancelled=lambda: self._stop_requested,
+        )
+        self._emit(ev.GradCheckDone(tuple(rows), self.iteration, time.perf_counter() - began))
+
+    def _do_evaluate(self) -> None:
+        self._evaluate(epoch_end=False)
+
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self._order)
+        if self._cursor >= n:
+            self._order = self._rng.permutation(n)
+            self._cursor = 0
+        idx = self._order[self._cursor : self._cursor + self.config.batch_size]
+        self._cursor += len(idx)
+        buffer = self._buffers.get(len(idx))
+        if buffer is None:
+            buffer = self._buffers[len(idx)] = np.empty((len(idx), self.dataset.input_size), self.network.dtype)
+        return as_float(self.dataset.x_train[idx], self.network.dtype, out=buffer), self.dataset.t_train[idx]
+
+    def _train_batch(self) -> None:
+        began = time.perf_counter()
+        x, t = self._next_batch()
+        net = self.network
+        loss = net.backprop(x, t)
+        if not (np.isfinite(loss) and all(np.isfinite(g.sum()) for g in net.grads.values())):
+            # Skip the update: the parameters stay those of the last good step.
+            self.state = DIVERGED
+            self._pending_steps = 0
+            self._emit(ev.Diverged(self.iteration + 1, loss))
+            return
+        self.optimizer.update(net.params, net.grads)
+        self.iteration += 1
+        rate = len(t) / max(time.perf_counter() - began, 1e-9)
+        self._rate = rate if self._rate == 0 else self._rate + RATE_SMOOTHING * (rate - self._rate)
+        epoch = self.epochs_done + self._cursor / len(self._order)
+        self._emit(ev.BatchDone(self.iteration, epoch, loss, self.optimizer.lr, self._rate))
+        if self._cursor >= len(self._order):
+            self.epochs_done += 1
+            self._evaluate(epoch_end=True)
+        every = self.config.gradcheck_every
+        if every and self.iteration % every == 0:
+            self._do_gradcheck()
+
+    def _evaluate(self, epoch_end: bool) -> None:
+        data, net = self.dataset, self.network
+        train_acc = net.accuracy(data.x_train, data.t_train)
+        self._check_stop()
+        test_acc = net.accuracy(data.x_test, data.t_test)
+        self._last_eval_iteration = self.iteration
+        if epoch_end:
+            self._emit(ev.EpochDone(self.epochs_done, self.iteration, train_acc, test_acc))
+        else:
+            self._emit(ev.Evaluated(self.iteration, train_acc, test_acc))
+        self._emit_samples()
+
+    def _emit_samples(self) -> None:
+        count = min(self.config.preview_count, len(self.dataset.x_test))
+        if count == 0:
+            return
+        images = self.dataset.x_test[:count]
+        probabilities = softmax(self.network.predict(images).astype(np.float64))
+        self._emit(ev.Samples(
+            images=ev.frozen_copy(images.reshape(count, *self.dataset.image_shape)),
+            labels=ev.frozen_copy(self.dataset.t_test[:count]),
+            predictions=ev.frozen_copy(probabilities.argmax(axis=1)),
+            probabilities=ev.frozen_copy(probabilities),
+            iteration=self.iteration,
+        ))
