@@ -16,6 +16,14 @@ MAX_BATCH = 65536
 MAX_ITERS = 10_000_000
 
 
+class ConfigError(ValueError):
+    """One or more settings are invalid; `problems` maps each field name to its message."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str = "mnist"
@@ -36,9 +44,9 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        problems = [p for p in (self._check(f.name) for f in fields(self)) if p]
+        problems = {f.name: p for f in fields(self) if (p := self._check(f.name))}
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigError(problems)
 
     def _check(self, name: str) -> str | None:
         value = getattr(self, name)

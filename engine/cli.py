@@ -1,0 +1,152 @@
+"""Headless command line: `python -m engine train | gradcheck`.
+
+Exit status: 0 on success, 2 on a bad argument (with a message naming it),
+1 on a runtime failure (one clear line, no traceback for expected errors).
+"""
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import time
+
+import numpy as np
+
+from . import events as ev
+from .config import ConfigError, TrainConfig
+from .dataset import Dataset, DatasetError, load_folder
+from .functions import as_float
+from .gradcheck import ATOL, RTOL, gradient_check
+from .network import Network
+from .options import (
+    add_data_options, add_model_options, add_training_options, config_from_args, describe, parse_hidden,
+)
+from .trainer import Trainer
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(subparsers=commands.choices)
+    train = commands.add_parser("train", help="train a network and print accuracy each epoch",
+                                description="Train a network, printing loss and accuracy each epoch.")
+    add_training_options(train)
+    check = commands.add_parser("gradcheck", help="compare backprop and numerical gradients",
+                                description="Compare backprop gradients with central differences, per parameter.")
+    add_data_options(check)
+    add_model_options(check)
+    check.add_argument("--batch", type=int, default=3, metavar="N",
+                       help="training samples to check on (default: %(default)s, as the book)")
+    check.add_argument("--sample", type=int, metavar="K",
+                       help="check at most K random elements per tensor (default: all)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args) if args.command == "train" else TrainConfig(
+            dataset=args.dataset, hidden_sizes=parse_hidden(args.hidden), activation=args.activation,
+            weight_init=args.weight_init, seed=args.seed, gradcheck_batch=args.batch,
+            gradcheck_sample=TrainConfig.gradcheck_sample if args.sample is None else args.sample,
+        )
+    except ConfigError as exc:
+        args.subparsers[args.command].error(describe(exc))  # exits with status 2
+    try:
+        dataset = load_dataset(args)
+        return train(dataset, config) if args.command == "train" else gradcheck(dataset, config, args.sample)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def load_dataset(args: argparse.Namespace) -> Dataset:
+    if args.data_dir is None:
+        raise DatasetError(
+            f"no data for {args.dataset}: pass --data-dir DIR, a folder holding train-images-idx3-ubyte.gz, "
+            "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
+        )
+    return load_folder(args.data_dir, name=args.dataset)
+
+
+def train(dataset: Dataset, config: TrainConfig) -> int:
+    """Run the trainer, printing from this thread what the worker reports through a queue."""
+    inbox: queue.Queue = queue.Queue()
+    trainer = Trainer(dataset, config, inbox.put)
+    print(f"{dataset.name}: {len(dataset.x_train):,} train / {len(dataset.x_test):,} test; "
+          f"network {trainer.network.architecture} {config.activation}, {config.optimizer} lr {config.lr}, "
+          f"batch {config.batch_size}, {_length(config)}, {config.dtype}, seed {config.seed}")
+    epoch_losses: list[float] = []
+    last = accuracy = None
+    trainer.start()
+    try:
+        while True:
+            try:
+                event = inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if isinstance(event, ev.BatchDone):
+                epoch_losses.append(event.loss)
+                last = event
+            elif isinstance(event, ev.EpochDone):
+                loss = f"{np.mean(epoch_losses):.4f}" if epoch_losses else "   -  "
+                rate = f"{last.samples_per_s:,.0f} samples/s" if last else ""
+                print(f"epoch {event.epoch:3d}  iter {event.iteration:7,d}  loss {loss}  "
+                      f"train acc {event.train_acc:.4f}  test acc {event.test_acc:.4f}  {rate}", flush=True)
+                epoch_losses.clear()
+                accuracy = event
+            elif isinstance(event, ev.Evaluated):
+                accuracy = event
+            elif isinstance(event, ev.GradCheckDone):
+                print_gradcheck(event.rows, f"gradient check at iteration {event.iteration}")
+            elif isinstance(event, ev.Diverged):
+                print(f"error: training diverged at iteration {event.iteration} (loss {event.loss}); "
+                      "try a smaller --lr", file=sys.stderr)
+                trainer.stop()
+                return EXIT_FAILURE
+            elif isinstance(event, ev.Failed):
+                print(f"error: training failed: {event.message}", file=sys.stderr)
+                return EXIT_FAILURE
+            elif isinstance(event, ev.Finished):
+                break
+    except KeyboardInterrupt:
+        trainer.stop()
+        print(f"\ninterrupted at iteration {trainer.iteration:,}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    seconds = event.seconds
+    print(f"done: {event.iteration:,} iterations in {seconds:.1f} s "
+          f"({event.iteration * config.batch_size / seconds:,.0f} samples/s); "
+          f"train acc {accuracy.train_acc:.4f}, test acc {accuracy.test_acc:.4f}")
+    return EXIT_OK
+
+
+def gradcheck(dataset: Dataset, config: TrainConfig, sample: int | None) -> int:
+    rng = np.random.default_rng(config.seed)
+    net = Network(dataset.input_size, config.hidden_sizes, dataset.num_classes, config.activation,
+                  config.init, np.float64, rng)
+    n = config.gradcheck_batch
+    began = time.perf_counter()
+    rows = gradient_check(net, as_float(dataset.x_train[:n], np.float64), dataset.t_train[:n], sample=sample)
+    print_gradcheck(rows, f"gradient check of {net.architecture} on {n} samples "
+                          f"({time.perf_counter() - began:.3f} s)")
+    return EXIT_OK if all(r.passed for r in rows) else EXIT_FAILURE
+
+
+def print_gradcheck(rows, title: str) -> None:
+    print(title)
+    print(f"  {'param':<6}{'mean|diff|':>12}{'shape':>12}{'count':>9}{'max|diff|':>12}"
+          f"{'max rel':>11}{'kinks':>7}  result")
+    for r in rows:
+        shape = "x".join(map(str, r.shape))
+        checked = f"{r.count:,}" if r.checked == r.count else f"{r.checked:,}/{r.count:,}"
+        print(f"  {r.name:<6}{r.mean_abs_diff:>12.3e}{shape:>12}{checked:>9}{r.max_abs_diff:>12.3e}"
+              f"{r.max_rel_error:>11.2e}{r.kinks:>7}  {'pass' if r.passed else 'FAIL'}")
+    print(f"  pass: |backprop - numerical| <= {ATOL:g} + {RTOL:g} * |numerical| for every element "
+          "away from a ReLU kink")
+
+
+def _length(config: TrainConfig) -> str:
+    return f"{config.epochs} epochs" if config.epochs else f"{config.iters:,} iterations"

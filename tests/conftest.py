@@ -1,0 +1,71 @@
+"""Shared fixtures: small generated datasets and a helper to wait for trainer events."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.dataset import Dataset
+
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def make_dataset(n_train=400, n_test=100, side=4, classes=10, seed=0) -> Dataset:
+    """Separable toy digits: class c lights up pixel c (plus noise), as uint8 images side x side."""
+    rng = np.random.default_rng(seed)
+
+    def part(n):
+        labels = rng.integers(0, classes, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, side * side)).astype(np.uint8)
+        images[np.arange(n), labels] = 255
+        return images, labels
+
+    (x_train, t_train), (x_test, t_test) = part(n_train), part(n_test)
+    return Dataset("toy", x_train, t_train, x_test, t_test, image_shape=(side, side),
+                   class_names=tuple(str(c) for c in range(classes)))
+
+
+@pytest.fixture
+def toy() -> Dataset:
+    return make_dataset()
+
+
+class EventLog:
+    """A thread-safe sink that records events and lets a test wait for one."""
+
+    def __init__(self):
+        self.events = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event):
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def of(self, kind):
+        with self._cond:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def wait_for(self, predicate, timeout=10.0):
+        """Wait until predicate(events) is true; fail the test on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.events):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    kinds = [type(e).__name__ for e in self.events[-10:]]
+                    pytest.fail(f"timed out waiting for events; last events: {kinds}")
+                self._cond.wait(remaining)
+            return list(self.events)
+
+    def wait_kind(self, kind, count=1, timeout=10.0):
+        self.wait_for(lambda evs: sum(isinstance(e, kind) for e in evs) >= count, timeout)
+        return self.of(kind)
+
+
+@pytest.fixture
+def log() -> EventLog:
+    return EventLog()
