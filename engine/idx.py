@@ -8,10 +8,12 @@ Nothing is allocated beyond what the header and the file size justify.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -20,6 +22,8 @@ from .atomic import write_bytes_atomic
 LABELS_MAGIC = 0x0801
 IMAGES_MAGIC = 0x0803
 MAX_RAW_BYTES = 1 << 31  # 2 GiB: far above any MNIST-family file; refuses absurd headers
+MAX_DEFLATE_RATIO = 1100  # deflate cannot expand a byte into more than ~1032, so a .gz holds at most this much
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class IdxError(ValueError):
@@ -30,49 +34,66 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
     """Read an IDX file (gzip or not) into a uint8 array, validating header and length."""
     path = Path(path)
     try:
-        raw = _read_bytes(path)
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            if f.read(2) != GZIP_MAGIC:
+                f.seek(0)
+                return _read_stream(f, str(path), expect_magic, size)
+            f.seek(0)
+            with gzip.GzipFile(fileobj=f) as gz:
+                return _read_stream(gz, str(path), expect_magic, size * MAX_DEFLATE_RATIO)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise IdxError(f"{path}: corrupt gzip data ({exc or 'the stream ends early'})") from None
     except OSError as exc:
         raise IdxError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_idx(raw, str(path), expect_magic)
-
-
-def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if head != b"\x1f\x8b":
-            return f.read(MAX_RAW_BYTES + 1)
-        try:
-            # Bounded read: a gzip bomb cannot make us allocate more than the cap.
-            with gzip.GzipFile(fileobj=f) as gz:
-                return gz.read(MAX_RAW_BYTES + 1)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise IdxError(f"{path}: corrupt gzip data ({exc or 'stream ends early'})") from None
 
 
 def parse_idx(raw: bytes, name: str, expect_magic: int | None = None) -> np.ndarray:
-    if len(raw) > MAX_RAW_BYTES:
-        raise IdxError(f"{name}: larger than {MAX_RAW_BYTES} bytes; not an MNIST-family file")
-    if len(raw) < 4:
-        raise IdxError(f"{name}: {len(raw)} bytes is too short for an IDX header")
-    magic = struct.unpack(">I", raw[:4])[0]
+    """Parse IDX bytes already in memory (uncompressed)."""
+    return _read_stream(io.BytesIO(raw), name, expect_magic, len(raw))
+
+
+def _read_stream(stream: BinaryIO, name: str, expect_magic: int | None, max_bytes: int) -> np.ndarray:
+    """Read header, then exactly the payload it announces; `max_bytes` bounds what the source can hold."""
+    head = _read_exactly(stream, 4)
+    if len(head) < 4:
+        raise IdxError(f"{name}: {len(head)} bytes is too short for an IDX header")
+    magic = struct.unpack(">I", head)[0]
     if magic not in (LABELS_MAGIC, IMAGES_MAGIC):
         raise IdxError(f"{name}: magic number 0x{magic:08x} is not IDX labels (0x00000801) or images (0x00000803)")
     if expect_magic is not None and magic != expect_magic:
         kind = "labels" if expect_magic == LABELS_MAGIC else "images"
         raise IdxError(f"{name}: expected IDX {kind} (magic 0x{expect_magic:08x}), found magic 0x{magic:08x}")
     ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise IdxError(f"{name}: header needs {header} bytes, file has {len(raw)}")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + int(np.prod(dims, dtype=object))
-    if len(raw) != expected:
-        raise IdxError(
-            f"{name}: header {'x'.join(map(str, dims))} needs {expected} bytes, found {len(raw)}"
-            + (" (truncated)" if len(raw) < expected else " (trailing data)")
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    dims_raw = _read_exactly(stream, 4 * ndim)
+    if len(dims_raw) < 4 * ndim:
+        raise IdxError(f"{name}: header needs {4 + 4 * ndim} bytes, file has {4 + len(dims_raw)}")
+    dims = struct.unpack(f">{ndim}I", dims_raw)
+    payload = int(np.prod(dims, dtype=object))
+    expected = 4 + 4 * ndim + payload
+    shape = "x".join(map(str, dims))
+    if expected > max_bytes or expected > MAX_RAW_BYTES:
+        raise IdxError(f"{name}: header {shape} needs {expected} bytes, more than this file can hold")
+    buffer = bytearray(payload)
+    got = stream.readinto(memoryview(buffer)) if payload else 0
+    while got < payload:
+        more = stream.readinto(memoryview(buffer)[got:])
+        if not more:
+            raise IdxError(f"{name}: header {shape} needs {expected} bytes, found {4 + 4 * ndim + got} (truncated)")
+        got += more
+    if stream.read(1):
+        raise IdxError(f"{name}: header {shape} needs {expected} bytes, found more (trailing data)")
+    return np.frombuffer(buffer, dtype=np.uint8).reshape(dims)
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
