@@ -87,7 +87,7 @@ SHAPES = [(1, 3), (4, 5), (7, 2), (3, 4, 6)]
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("layer_cls", [ReLU, Sigmoid])
 def test_activation_backward_matches_numerical(layer_cls, shape):
-    rng = np.random.default_rng(hash((layer_cls.__name__, shape)) % 2**32)
+    rng = np.random.default_rng([len(layer_cls.__name__), *shape])
     x = away_from_zero(rng, shape)
     dout = away_from_zero(rng, shape, 0.5, 1.5)
     layer = layer_cls()
@@ -155,7 +155,7 @@ def test_affine_holds_parameters_by_reference_and_overwrites_gradients():
 @pytest.mark.parametrize("label_form", ["labels", "one_hot"])
 def test_softmax_with_loss_backward_matches_numerical(n, c, label_form):
     rng = np.random.default_rng(n * 100 + c)
-    x = rng.standard_normal((n, c)) * 2
+    x = rng.standard_normal((n, c))
     labels = rng.integers(0, c, size=n)
     t = labels if label_form == "labels" else np.eye(c)[labels]
     layer = SoftmaxWithLoss()
@@ -165,7 +165,7 @@ def test_softmax_with_loss_backward_matches_numerical(n, c, label_form):
     dx = layer.backward(1.0)
     assert dx.shape == x.shape
     np.testing.assert_allclose(dx, (softmax(x) - np.eye(c)[labels]) / n, rtol=1e-12, atol=1e-15)
-    numeric = numerical_gradient(lambda _: SoftmaxWithLoss().forward(x, t), x, h=1e-5)
+    numeric = numerical_gradient(lambda _: SoftmaxWithLoss().forward(x, t), x)
     assert rel_error(dx, numeric) < 1e-6
 
 
