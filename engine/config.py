@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 
 from .network import ACTIVATIONS, WEIGHT_INITS
 from .optimizers import OPTIMIZERS
+from .registry import REGISTRY
 
 MAX_HIDDEN = 8192  # units per layer; beyond this a step takes seconds on a laptop CPU
 MAX_LAYERS = 8
@@ -43,7 +44,8 @@ class TrainConfig:
     preview_count: int = 200  # test digits sent for the preview pane each evaluation
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        if isinstance(self.hidden_sizes, (list, tuple)):
+            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         problems = {f.name: p for f in fields(self) if (p := self._check(f.name))}
         if problems:
             raise ConfigError(problems)
@@ -51,10 +53,14 @@ class TrainConfig:
     def _check(self, name: str) -> str | None:
         value = getattr(self, name)
         if name == "hidden_sizes":
+            if not isinstance(value, tuple):
+                return f"hidden sizes must be a list of layer sizes like (100, 50), got {value!r}"
             if not 1 <= len(value) <= MAX_LAYERS:
                 return f"hidden sizes: give 1 to {MAX_LAYERS} layers, got {len(value)}"
             bad = [v for v in value if not _is_int(v) or not 1 <= v <= MAX_HIDDEN]
             return f"hidden sizes: each must be a whole number from 1 to {MAX_HIDDEN}, got {bad[0]!r}" if bad else None
+        if name == "dataset" and value not in REGISTRY:
+            return f"dataset must be one of {', '.join(REGISTRY)}, got {value!r}"
         if name == "activation" and value not in ACTIVATIONS:
             return f"activation must be one of {', '.join(ACTIVATIONS)}, got {value!r}"
         if name == "optimizer" and value not in OPTIMIZERS:
@@ -66,7 +72,7 @@ class TrainConfig:
                 f"weight init must be a positive standard deviation, 'he' or 'xavier', got {value!r}"
             )
         if name == "lr":
-            ok = isinstance(value, (int, float)) and 0 < value <= 100
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 100
             return None if ok else f"learning rate must be a number in (0, 100], got {value!r}"
         bounds = {
             "batch_size": (1, MAX_BATCH),

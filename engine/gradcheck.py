@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .functions import as_float
 from .layers import Affine, ReLU
 from .network import Network
 
@@ -124,7 +125,7 @@ def gradient_check(
     chunks; when it returns True the check stops with GradCheckCancelled.
     """
     net = network.astype(np.float64)
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    x = as_float(x, np.float64).reshape(len(x), -1)  # uint8 pixels scaled as the network does
     labels = np.asarray(t).argmax(axis=1) if np.ndim(t) == 2 else np.asarray(t)
     backprop = net.gradient(x, labels)
     fwd = _Forward(net, x, labels)

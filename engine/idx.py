@@ -98,9 +98,9 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes:
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
     """Write a uint8 array (1-D labels or 3-D images) as IDX, gzip-compressed if the name ends in .gz."""
+    if np.ndim(array) not in (1, 3):
+        raise ValueError(f"IDX labels are 1-D and images 3-D; got shape {np.shape(array)}")
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    if array.ndim not in (1, 3):
-        raise ValueError(f"IDX labels are 1-D and images 3-D; got shape {array.shape}")
     payload = struct.pack(f">I{array.ndim}I", 0x0800 | array.ndim, *array.shape) + array.tobytes()
     path = Path(path)
     if compress if compress is not None else path.suffix == ".gz":

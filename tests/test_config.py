@@ -162,21 +162,11 @@ def test_parse_weight_init():
         assert parse_weight_init(bad) is None, bad
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/config.py TrainConfig._check('lr') uses isinstance(value, (int, float)), which accepts "
-    "bools: TrainConfig(lr=True) is valid with lr 1, unlike the int fields that reject bools via _is_int",
-)
 def test_bool_learning_rate_is_refused():
     with pytest.raises(ValueError, match="learning rate"):
         TrainConfig(lr=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/config.py TrainConfig.__post_init__ calls tuple(self.hidden_sizes) before validating, "
-    "so a non-iterable hidden_sizes raises TypeError, not a ValueError/ConfigError naming the field",
-)
 def test_non_sequence_hidden_sizes_is_a_value_error():
     with pytest.raises(ValueError, match="hidden sizes"):
         TrainConfig(hidden_sizes=50)

@@ -198,11 +198,6 @@ def test_sigmoid_net_reports_no_kinks():
     assert all(r.kinks == 0 and r.passed for r in gradient_check(net, x, labels))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gradient_check casts uint8 inputs to float64 without the /255 that Network.predict applies "
-    "(engine/gradcheck.py: np.asarray(x, dtype=np.float64)), so it checks the loss at 255x the inputs",
-)
 def test_uint8_inputs_are_checked_as_the_network_sees_them():
     rng = np.random.default_rng(6)
     net = Network(16, [8], 3, weight_init=0.5, rng=rng)

@@ -266,3 +266,9 @@ def test_fuzz_read_idx_files_raw_and_gzip(fuzz_dir, raw, compress, cut):
     header = 4 + 4 * out.ndim
     assert out.size == len(raw) - header  # data read back is exactly the undamaged original
     assert out.tobytes() == raw[header:]
+
+
+def test_write_idx_refuses_a_scalar(tmp_path):
+    with pytest.raises(ValueError, match="1-D and images 3-D"):
+        write_idx(tmp_path / "x", np.uint8(7))
+    assert not (tmp_path / "x").exists()
