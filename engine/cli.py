@@ -9,12 +9,15 @@ import argparse
 import queue
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from . import events as ev
 from .config import ConfigError, TrainConfig
-from .dataset import Dataset, DatasetError, load_folder
+from .dataset import Dataset, DatasetError
+from .events import DownloadProgress
+from .loader import UnverifiedDataWarning, load_dataset
 from .functions import as_float
 from .gradcheck import ATOL, RTOL, gradient_check
 from .network import Network
@@ -56,20 +59,45 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         args.subparsers[args.command].error(describe(exc))  # exits with status 2
     try:
-        dataset = load_dataset(args)
+        dataset = load_data(args)
         return train(dataset, config) if args.command == "train" else gradcheck(dataset, config, args.sample)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
 
-def load_dataset(args: argparse.Namespace) -> Dataset:
-    if args.data_dir is None:
-        raise DatasetError(
-            f"no data for {args.dataset}: pass --data-dir DIR, a folder holding train-images-idx3-ubyte.gz, "
-            "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
-        )
-    return load_folder(args.data_dir, name=args.dataset)
+def load_data(args: argparse.Namespace) -> Dataset:
+    """The dataset the flags name, with download progress and verification warnings on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnverifiedDataWarning)
+        dataset = load_dataset(args.dataset, args.data_dir, progress=TextProgress(sys.stderr))
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return dataset
+
+
+class TextProgress:
+    """Download progress on stderr: a bar redrawn in place on a terminal, one line per file otherwise."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, p: DownloadProgress) -> None:
+        percent = 100 * p.done // max(p.total, 1)
+        if percent == self.shown and p.done < p.total:
+            return
+        self.shown = percent
+        if self.tty:
+            bar = "#" * (percent // 5) + "." * (20 - percent // 5)
+            end = "\n" if p.done >= p.total else ""
+            self.stream.write(f"\r  {p.file:<28} [{bar}] {percent:3d}%  {p.done / 1e6:6.1f}/{p.total / 1e6:.1f} MB{end}")
+        elif p.done >= p.total:
+            self.stream.write(f"  downloaded {p.file} ({p.total:,} bytes, verified)\n")
+        self.stream.flush()
+        if p.done >= p.total:
+            self.shown = -1
 
 
 def train(dataset: Dataset, config: TrainConfig) -> int:

@@ -1,24 +1,14 @@
-"""A loaded dataset and reading one from a folder of the four standard IDX files.
+"""A loaded dataset: train and test images with their labels and class names.
 
 Images stay as one uint8 master copy (N, pixels); batches are converted to
 float in [0, 1] when they are used, so full MNIST costs ~55 MB, not 400 MB.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .idx import IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
-
-STANDARD_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
 DIGITS = tuple(str(d) for d in range(10))
 
 
@@ -50,43 +40,3 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
-
-
-def find_file(folder: Path, stem: str) -> Path:
-    for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.is_file():
-            return candidate
-    raise DatasetError(
-        f"{folder}: missing {stem}(.gz). A data folder needs the four standard MNIST-format files: "
-        + ", ".join(f"{s}.gz" for s in STANDARD_FILES.values())
-    )
-
-
-def load_folder(folder: str | os.PathLike, name: str = "mnist", class_names: tuple[str, ...] = DIGITS) -> Dataset:
-    """Load the four standard IDX files (gzip or not) from a folder."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise DatasetError(f"data folder {folder} does not exist")
-    try:
-        arrays = {
-            key: read_idx(find_file(folder, stem), IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC)
-            for key, stem in STANDARD_FILES.items()
-        }
-    except IdxError as exc:
-        raise DatasetError(str(exc)) from None
-    shape = arrays["train_images"].shape[1:]
-    if arrays["test_images"].shape[1:] != shape:
-        raise DatasetError(f"{folder}: train images are {shape}, test images {arrays['test_images'].shape[1:]}")
-    for key in ("train_labels", "test_labels"):
-        if arrays[key].size and arrays[key].max() >= len(class_names):
-            raise DatasetError(f"{folder}: {key.replace('_', ' ')} include class {arrays[key].max()}, "
-                               f"but {name} has {len(class_names)} classes")
-    return Dataset(
-        name=name,
-        x_train=arrays["train_images"].reshape(len(arrays["train_images"]), -1),
-        t_train=arrays["train_labels"],
-        x_test=arrays["test_images"].reshape(len(arrays["test_images"]), -1),
-        t_test=arrays["test_labels"],
-        image_shape=tuple(shape),
-        class_names=class_names,
-    )

@@ -104,9 +104,18 @@ class Failed:
     message: str
 
 
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Bytes of a dataset file received so far (sent by the loader, before training starts)."""
+
+    file: str
+    done: int
+    total: int
+
+
 Event = (
     Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples
-    | ParamChanged | Paused | Resumed | Diverged | Finished | Failed
+    | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
 )
 
 

@@ -5,15 +5,17 @@ import argparse
 
 from .config import ConfigError, TrainConfig
 from .optimizers import DEFAULT_LR, OPTIMIZERS
+from .registry import REGISTRY
 
 DEFAULTS = TrainConfig()
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default=DEFAULTS.dataset, metavar="NAME",
-                        help="dataset name (default: %(default)s)")
+    parser.add_argument("--dataset", default=DEFAULTS.dataset, choices=list(REGISTRY),
+                        help="dataset; downloaded into the cache on first use (default: %(default)s)")
     parser.add_argument("--data-dir", metavar="DIR",
-                        help="folder with the four standard IDX files (train/t10k images/labels, .gz or not)")
+                        help="read the dataset from this folder of the four standard IDX files "
+                        "(train/t10k images/labels, .gz or not) instead of the cache")
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
