@@ -17,7 +17,8 @@ from . import events as ev
 from .config import ConfigError, TrainConfig
 from .dataset import Dataset, DatasetError
 from .events import DownloadProgress
-from .loader import UnverifiedDataWarning, load_dataset
+from .loader import UnverifiedDataWarning, cache_dir, cached_files, load_dataset, verify_cached
+from .registry import REGISTRY
 from .functions import as_float
 from .gradcheck import ATOL, RTOL, gradient_check
 from .network import Network
@@ -44,12 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="training samples to check on (default: %(default)s, as the book)")
     check.add_argument("--sample", type=int, metavar="K",
                        help="check at most K random elements per tensor (default: all)")
+    data = commands.add_parser("data", help="list, fetch or verify cached datasets",
+                               description=f"Manage the dataset cache ({cache_dir()}; set BACKPROP_TUI_DATA "
+                               "to move it).")
+    data.add_argument("action", choices=["list", "fetch", "verify"],
+                      help="list: what is cached; fetch: download and decode; verify: re-check SHA-256")
+    data.add_argument("names", nargs="*", metavar="DATASET",
+                      help=f"datasets to act on: {', '.join(REGISTRY)} (default: all for list/verify, mnist for fetch)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "data":
+        return data_command(args)
     try:
         config = config_from_args(args) if args.command == "train" else TrainConfig(
             dataset=args.dataset, hidden_sizes=parse_hidden(args.hidden), activation=args.activation,
@@ -64,6 +74,38 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def data_command(args: argparse.Namespace) -> int:
+    unknown = [n for n in args.names if n not in REGISTRY]
+    if unknown:
+        args.subparsers["data"].error(f"argument DATASET: unknown dataset {unknown[0]!r}; known: {', '.join(REGISTRY)}")
+    names = args.names or (["mnist"] if args.action == "fetch" else list(REGISTRY))
+    status = EXIT_OK
+    for name in names:
+        info = REGISTRY[name]
+        if args.action == "fetch":
+            try:
+                data = load_dataset(name, progress=TextProgress(sys.stderr))
+            except DatasetError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                status = EXIT_FAILURE
+                continue
+            print(f"{info.title}: {len(data.x_train):,} train / {len(data.x_test):,} test images "
+                  f"in {cache_dir() / name}")
+        elif args.action == "list":
+            report = cached_files(info)
+            have = sum(1 for state in report.values() if state != "missing")
+            print(f"{name:<14}{info.title:<17}{have}/4 files  {'ready' if have == 4 else 'not fetched':<12}"
+                  f"{cache_dir() / name}")
+            print(f"{'':14}{info.licence}")
+        else:
+            report = verify_cached(info)
+            for file, state in report.items():
+                print(f"{name:<14}{file:<30}{state}")
+                if state not in ("ok", "missing"):
+                    status = EXIT_FAILURE
+    return status
 
 
 def load_data(args: argparse.Namespace) -> Dataset:

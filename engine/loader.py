@@ -137,20 +137,38 @@ def _from_cache(info: DatasetInfo, remote: RemoteFile, folder: Path, download_mi
     return array
 
 
+def cached_files(info: DatasetInfo) -> dict[str, str]:
+    """Without hashing: 'cached', 'decoded' (only the decoded array is left) or 'missing' per file."""
+    folder = cache_dir() / info.name
+    report = {}
+    for remote in info.files:
+        if (folder / remote.name).is_file():
+            report[remote.name] = "cached"
+        else:
+            report[remote.name] = "decoded" if decoded_path(folder, remote).is_file() else "missing"
+    return report
+
+
 def verify_cached(info: DatasetInfo) -> dict[str, str]:
-    """Re-hash each cached file: 'ok', 'missing', or what is wrong with it."""
+    """Re-hash each cached file: 'ok', 'missing', or what was wrong with it (such a file is removed)."""
     folder = cache_dir() / info.name
     report = {}
     for remote in info.files:
         path = folder / remote.name
         if not path.is_file():
             report[remote.name] = "missing"
-        elif path.stat().st_size != remote.size:
-            report[remote.name] = f"size {path.stat().st_size:,}, expected {remote.size:,}"
+            continue
+        size = path.stat().st_size
+        if size != remote.size:
+            problem = f"size {size:,}, expected {remote.size:,}"
         elif sha256_file(path) != remote.sha256:
-            report[remote.name] = "SHA-256 mismatch"
+            problem = "SHA-256 mismatch"
         else:
             report[remote.name] = "ok"
+            continue
+        path.unlink()
+        decoded_path(folder, remote).unlink(missing_ok=True)
+        report[remote.name] = f"{problem}: removed; `python -m engine data fetch {info.name}` downloads it again"
     return report
 
 

@@ -273,3 +273,28 @@ def test_load_mnist_book_shapes(server, cache, monkeypatch):
     (x, t), _ = loader.load_mnist(normalize=False, flatten=False, one_hot_label=True)
     assert x.shape == (30, 1, 28, 28) and x.dtype == np.uint8 and t.shape == (30, 10)
     np.testing.assert_array_equal(t.sum(axis=1), 1)
+
+
+def test_data_commands_fetch_list_verify(server, cache, monkeypatch, capsys):
+    from engine.cli import main
+
+    files = make_files()
+    info = info_for(files, (server.url + "/a/",))
+    monkeypatch.setitem(registry.REGISTRY, "mnist", info)
+    for kind, data in files.items():
+        server.routes[f"/a/{FILENAMES[kind]}"] = data
+    assert main(["data", "fetch", "mnist"]) == 0
+    assert "Test MNIST: 30 train / 10 test images" in capsys.readouterr().out
+    assert main(["data", "list", "mnist"]) == 0
+    assert "4/4 files  ready" in capsys.readouterr().out
+    assert main(["data", "verify", "mnist"]) == 0
+    assert capsys.readouterr().out.count(" ok\n") == 4
+    cached = cache / "mnist" / FILENAMES["train_labels"]
+    tampered = bytearray(cached.read_bytes())
+    tampered[-1] ^= 1
+    cached.write_bytes(bytes(tampered))
+    assert main(["data", "verify", "mnist"]) == 1
+    assert "SHA-256 mismatch: removed" in capsys.readouterr().out
+    assert not cached.exists()
+    assert main(["data", "fetch", "mnist"]) == 0  # fetched again, verified
+    assert cached.read_bytes() == files["train_labels"]
