@@ -72,10 +72,11 @@ class Affine:
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         np.matmul(self.x.T, dout, out=self.dW)
-        np.sum(dout, axis=0, out=self.db)
+        np.add.reduce(dout, axis=0, out=self.db)  # np.sum without its Python-level wrapper
         if not self.need_dx:
             return None
-        return (dout @ self.W.T).reshape(self.x_shape)
+        dx = dout @ self.W.T
+        return dx if len(self.x_shape) == 2 else dx.reshape(self.x_shape)
 
 
 class SoftmaxWithLoss:
@@ -87,23 +88,35 @@ class SoftmaxWithLoss:
     backward() returns (y - t) / N.
     """
 
+    _rows = np.arange(0)  # row indices, replaced by an instance array of the batch size on first use
+
+    def _row_index(self, n: int) -> np.ndarray:
+        """np.arange(n), kept between calls (the batch size rarely changes)."""
+        if len(self._rows) != n:
+            self._rows = np.arange(n)
+        return self._rows
+
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
-        shifted = x - x.max(axis=1, keepdims=True)
+        n = x.shape[0]
+        rows = self._row_index(n)
+        # Each row's maximum, read at its argmax: the same values as x.max(axis=1),
+        # but several times faster for the narrow rows (10 classes) of a classifier.
+        shifted = x - x[rows, x.argmax(axis=1)][:, None]
         exp = np.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        self.y = exp / total
+        total = np.add.reduce(exp, axis=1, keepdims=True)
+        exp /= total
+        self.y = exp
         self.t = t
         log_z = np.log(total)
         if t.ndim == 1:
-            target = shifted[np.arange(len(t)), t][:, None]
-            return float(np.mean(log_z - target))
-        return float(-np.sum(t * (shifted - log_z)) / x.shape[0])
+            return float(np.add.reduce(log_z[:, 0] - shifted[rows, t])) / n  # the mean, summed as np.mean does
+        return float(-np.sum(t * (shifted - log_z)) / n)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         n = self.y.shape[0]
         if self.t.ndim == 1:
             dx = self.y.copy()
-            dx[np.arange(n), self.t] -= 1
+            dx[self._row_index(n), self.t] -= 1
         else:
             dx = self.y - self.t
         dx *= dout / n
