@@ -8,6 +8,7 @@ Events go to `sink`, called on the worker thread; the sink must not block.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 import traceback
@@ -62,6 +63,7 @@ class Trainer:
         self._buffers: dict[int, np.ndarray] = {}
         self._rate = 0.0
         self._last_eval_iteration = -1
+        self._last_good: dict[str, np.ndarray] | None = None  # parameters before the latest update
         self._pending_steps = 0
         self._commands: deque[tuple] = deque()
         self._wake = threading.Condition()
@@ -142,6 +144,12 @@ class Trainer:
         self._sink(event)
 
     def _run(self) -> None:
+        # Overflow and NaN are handled by the divergence check; numpy's warnings would only
+        # scribble on the terminal (errstate is per thread, so the caller's settings are untouched).
+        with np.errstate(all="ignore"):
+            self._loop()
+
+    def _loop(self) -> None:
         began = time.perf_counter()
         try:
             self._emit(ev.Started(self.config, self.network.architecture, self.dataset.name,
@@ -249,12 +257,19 @@ class Trainer:
         x, t = self._next_batch()
         net = self.network
         loss = net.backprop(x, t)
-        if not (np.isfinite(loss) and all(np.isfinite(g.sum()) for g in net.grads.values())):
-            # Skip the update: the parameters stay those of the last good step.
+        if not math.isfinite(loss):
+            # These parameters give a NaN/inf loss: go back to the last ones that gave a finite loss.
+            if self._last_good is not None:
+                for key, p in net.params.items():
+                    np.copyto(p, self._last_good[key])
             self.state = DIVERGED
             self._pending_steps = 0
             self._emit(ev.Diverged(self.iteration + 1, loss))
             return
+        if self._last_good is None:
+            self._last_good = {key: np.empty_like(p) for key, p in net.params.items()}
+        for key, p in net.params.items():  # cheaper than checking every gradient for inf
+            np.copyto(self._last_good[key], p)
         self.optimizer.update(net.params, net.grads)
         self.iteration += 1
         rate = len(t) / max(time.perf_counter() - began, 1e-9)

@@ -259,3 +259,19 @@ def test_start_twice_is_an_error(toy):
     with pytest.raises(RuntimeError):
         trainer.start()
     trainer.stop()
+
+
+def test_overflowing_update_restores_the_last_parameters_with_a_finite_loss(toy, log):
+    """A huge learning rate sends the weights to inf; the parameters kept are the last finite-loss ones."""
+    trainer = Trainer(toy, SMALL.with_changes(lr=100.0, weight_init="he"), log)
+    trainer.network.params["W1"] *= 1e17  # finite, but the next few updates overflow float32
+    trainer.start()
+    diverged = log.wait_kind(ev.Diverged)[0]
+    time.sleep(0.1)
+    trainer.stop()
+    assert trainer.iteration == diverged.iteration - 1
+    for p in trainer.network.params.values():
+        assert np.all(np.isfinite(p))
+    n = SMALL.batch_size
+    loss = trainer.network.loss(toy.x_train[:n], toy.t_train[:n])
+    assert np.isfinite(loss)
