@@ -272,3 +272,21 @@ def test_write_idx_refuses_a_scalar(tmp_path):
     with pytest.raises(ValueError, match="1-D and images 3-D"):
         write_idx(tmp_path / "x", np.uint8(7))
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_huge_header_in_a_small_file_allocates_nothing_big(tmp_path, gz):
+    """A header may claim gigabytes; the reader refuses before allocating what the file cannot hold."""
+    import tracemalloc
+
+    raw = struct.pack(">IIII", IMAGES_MAGIC, 60000, 2000, 2000) + b"\x00" * 1000
+    path = tmp_path / ("huge.gz" if gz else "huge")
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxError, match="more than this file can hold"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
