@@ -1,0 +1,321 @@
+"""The live training monitor.
+
+The trainer's worker thread only appends events to the session's queue. A
+timer on the UI thread drains it about ten times a second, folds every event
+into MonitorState, and redraws each affected view once per tick.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from engine import events as ev
+from engine.config import ConfigError, TrainConfig
+
+from .messages import DatasetReady, DatasetUnavailable
+from .screens.confirm_screen import ConfirmScreen
+from .screens.dataset_screen import DatasetScreen
+from .screens.help_screen import HelpScreen
+from .session import Session
+from .state import MonitorState
+from .widgets.accuracy_plot import AccuracyPlot
+from .widgets.digit_preview import DigitPreview
+from .widgets.gradcheck_table import GradCheckTable
+from .widgets.loss_plot import LossPlot
+from .widgets.probability_bars import ProbabilityBars
+from .widgets.settings_form import BY_NAME, SettingsForm
+from .widgets.status_bar import StatusBar
+
+TICK = 0.1  # seconds between queue drains and redraws
+PLOT_INTERVAL = 0.5  # plots are the costly redraw: at most this often while training runs
+LR_FACTOR = 2.0
+
+
+class BackpropApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "backprop-tui"
+    AUTO_FOCUS = None  # focusing the first input would switch to the Settings tab
+    BINDINGS = [
+        Binding("space", "toggle_run", "Start/pause"),
+        Binding("s", "step", "Step one batch"),
+        Binding("r", "reset", "Reset (applies structural settings)"),
+        Binding("g", "gradcheck", "Gradient check now"),
+        Binding("e", "evaluate", "Evaluate now (accuracy + digits)"),
+        Binding("left_square_bracket", "lr_down", "Halve learning rate"),
+        Binding("right_square_bracket", "lr_up", "Double learning rate"),
+        Binding("n,right,pagedown", "next_page", "Next page of digits"),
+        Binding("p,left,pageup", "prev_page", "Previous page of digits"),
+        Binding("down", "select_next", "Select next digit"),
+        Binding("up", "select_prev", "Select previous digit"),
+        Binding("m", "mistakes", "Mistakes only (toggle)"),
+        Binding("l", "log_scale", "Loss: log scale (toggle)"),
+        Binding("t", "smoothing", "Loss: smoothed line (toggle)"),
+        Binding("1", "show_tab('monitor')", "Monitor tab"),
+        Binding("2", "show_tab('digits')", "Digits tab"),
+        Binding("3", "show_tab('settings')", "Settings tab"),
+        Binding("escape", "leave_form", "Leave the settings form"),
+        Binding("question_mark", "help", "Help: every key"),
+        Binding("q", "quit_app", "Quit (asks while training)"),
+    ]
+    # Shown in the footer; everything else is in the help screen (?).
+    FOOTER_KEYS = {"space", "s", "r", "g", "e", "left_square_bracket", "right_square_bracket", "question_mark", "q"}
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.monitor = MonitorState(session.config)
+        self.pending = session.config  # settings to apply at the next reset
+        self._last_plot = 0.0
+        self._plots_dirty: set[str] = set()
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with TabbedContent(id="tabs", initial="monitor"):
+            with TabPane("1 Monitor", id="monitor"):
+                with Horizontal(id="monitor-top"):
+                    yield LossPlot(self.monitor, id="loss-plot")
+                    yield AccuracyPlot(self.monitor, id="accuracy-plot")
+                yield GradCheckTable(id="gradcheck")
+            with TabPane("2 Digits", id="digits"):
+                with Horizontal(id="digits-body"):
+                    yield DigitPreview(id="preview")
+                    yield ProbabilityBars(id="probabilities")
+            with TabPane("3 Settings", id="settings"):
+                yield SettingsForm(id="settings-form")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tabs Tabs").can_focus = False  # arrows page digits instead of switching tabs
+        self.query_one(SettingsForm).load(self.pending)
+        self.set_focus(None)
+        self.set_interval(TICK, self.tick)
+        self.refresh_status()
+        self.session.load()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            yield SystemCommand(binding.description, f"key: {binding.key}",
+                                lambda action=binding.action: self.run_action(action))
+
+    # ---- event flow -----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Drain the queue, fold the events into the state, redraw what changed once."""
+        dirty: set[str] = set()
+        for event in self.session.drain():
+            dirty |= self.monitor.apply(event)
+            self.react(event)
+        self._plots_dirty |= dirty & {"loss", "accuracy"}
+        now = time.monotonic()
+        settled = self.monitor.state != "running"
+        if self._plots_dirty and (settled or now - self._last_plot >= PLOT_INTERVAL):
+            for name in self._plots_dirty:
+                self.query_one(f"#{name}-plot").refresh()
+            self._plots_dirty.clear()
+            self._last_plot = now
+        if "gradcheck" in dirty:
+            self.query_one(GradCheckTable).show(self.monitor.gradcheck, self.monitor.gradcheck_iteration)
+        if "samples" in dirty:
+            self.query_one(DigitPreview).set_samples(self.monitor.samples, self.monitor.class_names)
+            self.refresh_probabilities()
+        self.refresh_status()
+
+    def react(self, event) -> None:
+        """Side effects of a few events beyond the state: notifications and screens."""
+        if isinstance(event, ev.Diverged):
+            self.notify(self.monitor.message, title="Diverged: paused", severity="warning", timeout=8)
+        elif isinstance(event, ev.Failed):
+            self.notify(event.message + "\nPress r to reset.", title="Training failed", severity="error", timeout=12)
+        elif isinstance(event, ev.Finished):
+            self.notify(f"Finished at iteration {event.iteration:,} in {event.seconds:.1f} s.", title="Done")
+        elif isinstance(event, ev.ParamChanged):
+            form = self.query_one(SettingsForm)
+            form.set_value(event.name, event.new)
+            form.show_note(event.name, f"applied at iteration {event.iteration:,}")
+        elif isinstance(event, DatasetUnavailable):
+            self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._retry_load)
+        elif isinstance(event, DatasetReady):
+            self.query_one(SettingsForm).load(self.pending)
+
+    def _retry_load(self, retry: bool | None) -> None:
+        if retry:
+            self.monitor = self._fresh_state()
+            self.session.load()
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusBar).show(self.monitor)
+
+    def refresh_probabilities(self) -> None:
+        preview = self.query_one(DigitPreview)
+        self.query_one(ProbabilityBars).show(preview.samples, preview.selected_index(), preview.class_names)
+
+    # ---- training controls ------------------------------------------------------------------
+
+    @property
+    def trainer(self):
+        return self.session.trainer
+
+    def _can_train(self) -> bool:
+        if self.trainer is None:
+            self.notify("The dataset is still loading.", severity="warning")
+            return False
+        if self.monitor.state in ("finished", "failed"):
+            self.notify("This run has ended: press r to reset.", severity="warning")
+            return False
+        return True
+
+    def action_toggle_run(self) -> None:
+        if not self._can_train():
+            return
+        if self.trainer.state == "idle":
+            self.session.ensure_started(paused=False)
+        elif self.monitor.state == "running":
+            self.trainer.pause()
+        else:
+            self.trainer.resume()
+
+    def action_step(self) -> None:
+        if self._can_train():
+            self.session.ensure_started(paused=True)
+            self.trainer.step()
+
+    def action_gradcheck(self) -> None:
+        if self.trainer is not None and self.session.ensure_started(paused=True):
+            self.trainer.request_gradcheck()
+
+    def action_evaluate(self) -> None:
+        if self.trainer is not None and self.session.ensure_started(paused=True):
+            self.trainer.request_evaluation()
+
+    def action_lr_down(self) -> None:
+        self._set_live("lr", self.monitor.config.lr / LR_FACTOR)
+
+    def action_lr_up(self) -> None:
+        self._set_live("lr", self.monitor.config.lr * LR_FACTOR)
+
+    def _set_live(self, name: str, value) -> bool:
+        """Hand a live setting to the trainer; False (with the reason shown) when it is refused."""
+        form = self.query_one(SettingsForm)
+        if self.trainer is None:
+            form.show_error(name, "the dataset is still loading")
+            return False
+        try:
+            getattr(self.trainer, f"set_{name}")(value)
+        except ConfigError as exc:
+            form.show_error(name, exc.problems.get(name, str(exc)))
+            self.notify(str(exc), severity="error")
+            return False
+        self.pending = self.pending.with_changes(**{name: value})
+        form.show_note(name, "applies at the next batch")
+        return True
+
+    def on_settings_form_submitted(self, message: SettingsForm.Submitted) -> None:
+        form = self.query_one(SettingsForm)
+        if message.value == getattr(self.pending, message.field):
+            return  # unchanged (a Select also reports its initial value)
+        if BY_NAME[message.field].live:
+            self._set_live(message.field, message.value)
+            return
+        try:
+            self.pending = self.pending.with_changes(**{message.field: message.value})
+        except ConfigError as exc:
+            form.show_error(message.field, exc.problems.get(message.field, str(exc)))
+            return
+        form.show_note(message.field, "applies on reset (r)")
+
+    def action_reset(self) -> None:
+        if self.trainer is None and self.monitor.state == "loading":
+            return
+        changes = [f for f in BY_NAME if getattr(self.pending, f) != getattr(self.session.config, f)
+                   and not BY_NAME[f].live]
+        question = "Reset training? The current run's progress is discarded."
+        if changes:
+            question += "\nNew settings: " + ", ".join(f"{f} = {getattr(self.pending, f)}" for f in changes)
+        self.push_screen(ConfirmScreen(question), self._reset_confirmed)
+
+    def _reset_confirmed(self, yes: bool | None) -> None:
+        if not yes:
+            return
+        self.session.reset(self.pending)
+        self.monitor = self._fresh_state()
+        for plot in (self.query_one(LossPlot), self.query_one(AccuracyPlot)):
+            plot.state = self.monitor
+            plot.refresh()
+        self.query_one(GradCheckTable).clear()
+        preview = self.query_one(DigitPreview)
+        preview.samples = None
+        preview.page = preview.selected = 0
+        preview.refresh()
+        self.refresh_probabilities()
+        self.refresh_status()
+
+    def _fresh_state(self) -> MonitorState:
+        state = MonitorState(self.session.config)
+        if self.session.dataset is not None:
+            state.apply(DatasetReady(self.session.dataset))
+        return state
+
+    # ---- views -----------------------------------------------------------------------------
+
+    def _preview_action(self, act) -> None:
+        preview = self.query_one(DigitPreview)
+        act(preview)
+        self.refresh_probabilities()
+
+    def action_next_page(self) -> None:
+        self._preview_action(lambda p: p.next_page(1))
+
+    def action_prev_page(self) -> None:
+        self._preview_action(lambda p: p.next_page(-1))
+
+    def action_select_next(self) -> None:
+        self._preview_action(lambda p: p.move(1))
+
+    def action_select_prev(self) -> None:
+        self._preview_action(lambda p: p.move(-1))
+
+    def action_mistakes(self) -> None:
+        self._preview_action(lambda p: p.toggle_mistakes())
+
+    def action_log_scale(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.log_scale = not plot.log_scale
+        plot.refresh()
+
+    def action_smoothing(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.smoothing = not plot.smoothing
+        plot.refresh()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        if tab == "settings":
+            self.query_one("#field-lr").focus()
+        else:
+            self.set_focus(None)
+
+    def action_leave_form(self) -> None:
+        self.set_focus(None)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(list(self.BINDINGS)))
+
+    def action_quit_app(self) -> None:
+        if self.monitor.state == "running":
+            self.push_screen(ConfirmScreen("Training is running. Quit anyway?"), self._quit_confirmed)
+        else:
+            self._quit_confirmed(True)
+
+    def _quit_confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self.session.stop()
+            self.exit()

@@ -1,0 +1,30 @@
+"""`python -m tui`: the same training flags as `python -m engine train`, defined once in engine.options."""
+from __future__ import annotations
+
+import argparse
+
+from engine.config import ConfigError
+from engine.options import add_training_options, config_from_args, describe
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tui",
+        description="Train a from-scratch NumPy network and watch it live. Press ? in the app for every key.",
+    )
+    add_training_options(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        parser.error(describe(exc))  # exits with status 2
+    from .app import BackpropApp  # Textual loads only once the arguments are known to be good
+    from .session import Session
+
+    BackpropApp(Session(config, args.data_dir)).run()
+    return 0

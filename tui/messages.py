@@ -1,0 +1,16 @@
+"""UI-side events the session adds to the trainer's queue (the engine's events are in engine.events)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class DatasetReady:
+    dataset: Dataset
+
+
+@dataclass(frozen=True)
+class DatasetUnavailable:
+    message: str

@@ -1,0 +1,192 @@
+"""What the monitor knows about a run, built only from engine events.
+
+The app drains the trainer's event queue on a timer and feeds every event to
+MonitorState.apply(); widgets render from this state. Nothing here touches a
+widget, so the whole model is testable without a terminal.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import events as ev
+from engine.config import TrainConfig
+from engine.gradcheck import GradCheckRow
+
+from .messages import DatasetReady, DatasetUnavailable
+
+EMA_WEIGHT = 0.02  # weight of the newest batch in the smoothed loss
+
+
+@dataclass
+class Marker:
+    iteration: int
+    label: str  # e.g. "lr 0.1→0.05"
+
+
+@dataclass
+class MonitorState:
+    config: TrainConfig
+    dataset: str = ""
+    architecture: str = ""
+    state: str = "loading"  # loading / idle / running / paused / finished / diverged / failed / unavailable
+    iteration: int = 0
+    epoch: float = 0.0
+    samples_per_s: float = 0.0
+    lr: float = 0.0
+    iterations: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)
+    accuracy: list[tuple[int, float, float]] = field(default_factory=list)  # (iteration, train, test)
+    markers: list[Marker] = field(default_factory=list)
+    gradcheck: tuple[GradCheckRow, ...] = ()
+    gradcheck_iteration: int | None = None
+    gradcheck_seconds: float = 0.0
+    samples: ev.Samples | None = None
+    class_names: tuple[str, ...] = tuple("0123456789")
+    train_size: int = 0
+    message: str = ""  # the last error or warning, shown in the status line
+    download: ev.DownloadProgress | None = None
+    running_seconds: float = 0.0  # time spent running, pauses excluded
+    _running_since: float | None = None
+    _ema_raw: float = 0.0
+
+    # ---- derived ------------------------------------------------------------------------
+
+    def elapsed(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return self.running_seconds + (now - self._running_since if self._running_since is not None else 0.0)
+
+    def eta(self) -> float | None:
+        """Seconds left at the current speed, or None when unknown."""
+        if self.samples_per_s <= 0 or self.state != "running":
+            return None
+        if self.config.epochs is not None:
+            remaining_epochs = max(self.config.epochs - self.epoch, 0.0)
+            return remaining_epochs * self.train_size / self.samples_per_s if self.train_size else None
+        return max(self.config.iters - self.iteration, 0) * self.config.batch_size / self.samples_per_s
+
+    # ---- updates --------------------------------------------------------------------------
+
+    def apply(self, event) -> set[str]:
+        """Fold one event into the state; return the names of the views it changed."""
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        return handler(event) if handler else set()
+
+    def _set_running(self, running: bool) -> None:
+        now = time.monotonic()
+        if self._running_since is not None:
+            self.running_seconds += now - self._running_since
+        self._running_since = now if running else None
+
+    def _on_DatasetReady(self, e: DatasetReady) -> set[str]:
+        self.dataset = e.dataset.name
+        self.class_names = e.dataset.class_names
+        self.train_size = len(e.dataset.x_train)
+        self.state = "idle"
+        self.download = None
+        return {"status"}
+
+    def _on_DatasetUnavailable(self, e: DatasetUnavailable) -> set[str]:
+        self.state = "unavailable"
+        self.message = e.message
+        return {"status"}
+
+    def _on_DownloadProgress(self, e: ev.DownloadProgress) -> set[str]:
+        self.download = e
+        return {"status"}
+
+    def _on_Started(self, e: ev.Started) -> set[str]:
+        self.config = e.config
+        self.architecture = e.architecture
+        self.lr = e.config.lr
+        self.train_size = e.train_size
+        self.state = "running"
+        self._set_running(True)
+        return {"status"}
+
+    def _on_BatchDone(self, e: ev.BatchDone) -> set[str]:
+        self.iteration, self.epoch, self.samples_per_s, self.lr = e.iteration, e.epoch, e.samples_per_s, e.lr
+        self.iterations.append(e.iteration)
+        self.losses.append(e.loss)
+        # Bias-corrected EMA (as TensorBoard's smoothing): early values are not pulled toward 0.
+        self._ema_raw = (1 - EMA_WEIGHT) * self._ema_raw + EMA_WEIGHT * e.loss
+        self.smoothed.append(self._ema_raw / (1 - (1 - EMA_WEIGHT) ** len(self.losses)))
+        return {"status", "loss"}
+
+    def _on_EpochDone(self, e: ev.EpochDone) -> set[str]:
+        self.accuracy.append((e.iteration, e.train_acc, e.test_acc))
+        return {"accuracy", "status"}
+
+    def _on_Evaluated(self, e: ev.Evaluated) -> set[str]:
+        self.accuracy.append((e.iteration, e.train_acc, e.test_acc))
+        return {"accuracy", "status"}
+
+    def _on_GradCheckDone(self, e: ev.GradCheckDone) -> set[str]:
+        self.gradcheck, self.gradcheck_iteration, self.gradcheck_seconds = e.rows, e.iteration, e.seconds
+        return {"gradcheck"}
+
+    def _on_Samples(self, e: ev.Samples) -> set[str]:
+        self.samples = e
+        return {"samples"}
+
+    def _on_ParamChanged(self, e: ev.ParamChanged) -> set[str]:
+        self.config = self.config.with_changes(**{e.name: e.new})
+        if e.name == "lr":
+            self.lr = e.new
+        if e.name != "gradcheck_every":
+            self.markers.append(Marker(e.iteration, f"{_short(e.name)} {e.old}→{e.new}"))
+        return {"status", "loss"}
+
+    def _on_Paused(self, e: ev.Paused) -> set[str]:
+        if self.state == "running":
+            self.state = "paused"
+        self._set_running(False)
+        return {"status"}
+
+    def _on_Resumed(self, e: ev.Resumed) -> set[str]:
+        self.state = "running"
+        self.message = ""
+        self._set_running(True)
+        return {"status"}
+
+    def _on_Diverged(self, e: ev.Diverged) -> set[str]:
+        self.state = "diverged"
+        self.message = f"diverged at iteration {e.iteration} (loss {e.loss}); lower the learning rate and resume"
+        self._set_running(False)
+        return {"status"}
+
+    def _on_Finished(self, e: ev.Finished) -> set[str]:
+        self.state = "finished"
+        self._set_running(False)
+        return {"status"}
+
+    def _on_Failed(self, e: ev.Failed) -> set[str]:
+        self.state = "failed"
+        self.message = e.message
+        self._set_running(False)
+        return {"status"}
+
+    # ---- views ------------------------------------------------------------------------------
+
+    @property
+    def latest_accuracy(self) -> tuple[float, float] | None:
+        return self.accuracy[-1][1:] if self.accuracy else None
+
+
+def _short(name: str) -> str:
+    return {"batch_size": "batch", "optimizer": "opt"}.get(name, name)
+
+
+def downsample(x: list[int], y: list[float], buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of y in `buckets` equal runs of points (all points when there are fewer)."""
+    n = len(y)
+    if n <= buckets:
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    sums_x, sums_y = np.add.reduceat(xs, edges[:-1]), np.add.reduceat(ys, edges[:-1])
+    counts = np.diff(edges)
+    return sums_x / counts, sums_y / counts

@@ -1,0 +1,157 @@
+"""A grid of test digits in half-block characters, with label, prediction and confidence.
+
+Each character cell shows two pixels: the upper half block "▀" takes the top
+pixel as its colour and the bottom pixel as its background, so a 28x28 digit
+takes 28x14 cells.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from rich.color import Color
+from rich.console import Group
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from engine.events import Samples
+
+GRAY_LEVELS = 32  # shades per pixel; terminals without truecolor reduce them further anyway
+GAP = 2  # columns between digits
+CAPTION_ROWS = 1
+
+
+@lru_cache(maxsize=GRAY_LEVELS * GRAY_LEVELS)
+def _cell_style(top: int, bottom: int) -> Style:
+    scale = 255 / (GRAY_LEVELS - 1)
+    t, b = round(top * scale), round(bottom * scale)
+    return Style(color=Color.from_rgb(t, t, t), bgcolor=Color.from_rgb(b, b, b))
+
+
+def digit_text(image: np.ndarray) -> Text:
+    """A (height, width) image with values in [0, 1] or 0-255 as half-block text."""
+    pixels = np.asarray(image, dtype=np.float64)
+    if pixels.max(initial=0) > 1:
+        pixels = pixels / 255
+    levels = np.clip(np.rint(pixels * (GRAY_LEVELS - 1)), 0, GRAY_LEVELS - 1).astype(int)
+    if len(levels) % 2:
+        levels = np.vstack([levels, np.zeros((1, levels.shape[1]), dtype=int)])
+    text = Text(no_wrap=True)
+    for r in range(0, len(levels), 2):
+        if r:
+            text.append("\n")
+        for top, bottom in zip(levels[r], levels[r + 1]):
+            text.append("▀", _cell_style(int(top), int(bottom)))
+    return text
+
+
+class DigitPreview(Widget):
+    """Pages through the latest Samples event; `selected` indexes the visible (filtered) digits."""
+
+    page = reactive(0)
+    selected = reactive(0)
+    mistakes_only = reactive(False)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.samples: Samples | None = None
+        self.class_names: tuple[str, ...] = tuple("0123456789")
+
+    # ---- model ------------------------------------------------------------------------------
+
+    def set_samples(self, samples: Samples, class_names: tuple[str, ...]) -> None:
+        self.samples, self.class_names = samples, class_names
+        self._clamp()
+        self.refresh()
+
+    @property
+    def visible(self) -> np.ndarray:
+        """Indices into the samples that are shown: all, or only the mistakes."""
+        if self.samples is None:
+            return np.arange(0)
+        if self.mistakes_only:
+            return np.flatnonzero(self.samples.predictions != self.samples.labels)
+        return np.arange(len(self.samples.labels))
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(columns, rows) of digits that fit, at least 1 x 1."""
+        width = self.samples.images.shape[2] if self.samples is not None else 28
+        height = (self.samples.images.shape[1] + 1) // 2 if self.samples is not None else 14
+        columns = max(1, (self.size.width + GAP) // (width + GAP))
+        rows = max(1, self.size.height // (height + CAPTION_ROWS + 1))
+        return columns, rows
+
+    @property
+    def page_size(self) -> int:
+        columns, rows = self.grid
+        return columns * rows
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.visible) // self.page_size))
+
+    def selected_index(self) -> int | None:
+        """Index into the samples of the selected digit, or None when nothing is shown."""
+        visible = self.visible
+        return int(visible[self.selected]) if len(visible) else None
+
+    def next_page(self, step: int = 1) -> None:
+        self.page = (self.page + step) % self.pages
+        self.selected = min(self.page * self.page_size, max(len(self.visible) - 1, 0))
+
+    def move(self, step: int) -> None:
+        """Move the selection by `step` digits, turning the page at the edges."""
+        if len(self.visible):
+            self.selected = (self.selected + step) % len(self.visible)
+            self.page = self.selected // self.page_size
+
+    def toggle_mistakes(self) -> None:
+        self.mistakes_only = not self.mistakes_only
+        self.page = self.selected = 0
+
+    def _clamp(self) -> None:
+        count = len(self.visible)
+        self.selected = min(self.selected, max(count - 1, 0))
+        self.page = min(self.page, self.pages - 1)
+
+    def on_resize(self) -> None:
+        self._clamp()
+        self.page = self.selected // self.page_size
+
+    # ---- view -------------------------------------------------------------------------------
+
+    def render(self):
+        samples = self.samples
+        if samples is None:
+            return Text("Digits appear after the first evaluation (press e, or space to start).", style="dim")
+        visible = self.visible
+        if not len(visible):
+            return Text("No mistakes among these digits." if self.mistakes_only else "No digits.", style="dim")
+        columns, _ = self.grid
+        start = self.page * self.page_size
+        shown = visible[start : start + self.page_size]
+        grid = Table.grid(padding=(0, GAP, 1, 0))
+        for _ in range(columns):
+            grid.add_column()
+        cells = [self._cell(int(i), start + k == self.selected) for k, i in enumerate(shown)]
+        for r in range(0, len(cells), columns):
+            grid.add_row(*cells[r : r + columns])
+        what = "mistakes" if self.mistakes_only else "test digits"
+        header = Text(f"{what} {start + 1}-{start + len(shown)} of {len(visible)} "
+                      f"(page {self.page + 1}/{self.pages}) · iteration {samples.iteration:,}", style="dim")
+        return Group(header, grid)
+
+    def _cell(self, i: int, selected: bool) -> Group:
+        s = self.samples
+        label, prediction = int(s.labels[i]), int(s.predictions[i])
+        confidence = float(s.probabilities[i, prediction])
+        wrong = label != prediction
+        names = self.class_names
+        caption = f"{'✗' if wrong else '✓'} {names[label]}→{names[prediction]} {confidence:.0%}"
+        width = s.images.shape[2]
+        style = ("bold red" if wrong else "green") + (" reverse" if selected else "")
+        return Group(digit_text(s.images[i]), Text(caption[:width].ljust(width), style=style, no_wrap=True))

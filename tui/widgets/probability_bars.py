@@ -1,0 +1,29 @@
+"""The selected digit's probability for every class, as bars."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from engine.events import Samples
+
+
+class ProbabilityBars(Static):
+    def show(self, samples: Samples | None, index: int | None, class_names: tuple[str, ...]) -> None:
+        self.update(render_bars(samples, index, class_names, max(self.size.width, 20)))
+
+
+def render_bars(samples: Samples | None, index: int | None, class_names: tuple[str, ...], width: int) -> Text:
+    if samples is None or index is None:
+        return Text("Select a digit to see its class probabilities.", style="dim")
+    label, prediction = int(samples.labels[index]), int(samples.predictions[index])
+    name_width = max(len(n) for n in class_names)
+    bar_width = max(width - name_width - 9, 4)
+    text = Text(f"digit #{index}: true {class_names[label]}, predicted {class_names[prediction]}\n", style="bold")
+    for c, p in enumerate(samples.probabilities[index]):
+        filled = int(round(float(p) * bar_width))
+        style = "green" if c == label else ("red" if c == prediction else "cyan")
+        text.append(f"{class_names[c]:>{name_width}} ", style="bold" if c in (label, prediction) else "")
+        text.append("█" * filled, style=style)
+        text.append("·" * (bar_width - filled), style="dim")
+        text.append(f" {float(p):6.1%}\n")
+    return text

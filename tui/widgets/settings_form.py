@@ -1,0 +1,124 @@
+"""Training settings: live ones apply at the next batch, structural ones on reset.
+
+Each field has its own message line; the form only parses text and reports
+(field, value) upward. The app validates through TrainConfig and writes the
+verdict back with show_error() / show_note().
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Grid, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static
+
+from engine.config import ConfigError, TrainConfig
+from engine.network import ACTIVATIONS
+from engine.optimizers import OPTIMIZERS
+from engine.options import parse_hidden
+from engine.registry import REGISTRY
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the TrainConfig field
+    title: str
+    live: bool
+    choices: tuple[str, ...] = ()  # a Select when given, else an Input
+
+
+FIELDS = (
+    Field("lr", "learning rate", True),
+    Field("batch_size", "batch size", True),
+    Field("optimizer", "optimizer", True, tuple(OPTIMIZERS)),
+    Field("gradcheck_every", "grad check every N iters (0 = off)", True),
+    Field("hidden_sizes", "hidden sizes (e.g. 100,50)", False),
+    Field("activation", "activation", False, tuple(ACTIVATIONS)),
+    Field("weight_init", "weight init (std, he, xavier)", False),
+    Field("iters", "iterations", False),
+    Field("epochs", "epochs (blank = use iterations)", False),
+    Field("seed", "seed", False),
+    Field("dataset", "dataset", False, tuple(REGISTRY)),
+)
+BY_NAME = {f.name: f for f in FIELDS}
+
+
+def display(name: str, value) -> str:
+    if name == "hidden_sizes":
+        return ",".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def parse(name: str, text: str):
+    """Text typed into a field as the TrainConfig value; ConfigError naming the field when it is not one."""
+    text = text.strip()
+    try:
+        if name == "hidden_sizes":
+            return parse_hidden(text)
+        if name == "lr":
+            return float(text)
+        if name == "epochs":
+            return int(text) if text else None
+        if name in ("batch_size", "gradcheck_every", "iters", "seed"):
+            return int(text)
+    except ValueError:
+        kind = "a number" if name == "lr" else "a whole number"
+        raise ConfigError({name: f"{BY_NAME[name].title.split(' (')[0]} must be {kind}, got {text!r}"}) from None
+    return text
+
+
+class SettingsForm(VerticalScroll):
+    class Submitted(Message):
+        def __init__(self, field: str, value):
+            super().__init__()
+            self.field, self.value = field, value
+
+    def compose(self) -> ComposeResult:
+        yield Static("Live settings apply at the next batch. The others apply when you reset (r). "
+                     "Enter applies a typed value; Esc leaves the form.", classes="hint")
+        with Grid(id="settings-grid"):
+            for field in FIELDS:
+                yield Label(field.title + (" ●" if field.live else ""), classes="field-title")
+                if field.choices:
+                    yield Select([(c, c) for c in field.choices], allow_blank=False, id=f"field-{field.name}")
+                else:
+                    yield Input(id=f"field-{field.name}")
+                yield Static("", id=f"note-{field.name}", classes="field-note")
+
+    def load(self, config: TrainConfig) -> None:
+        """Show `config`'s values in every field (without reporting them as submissions)."""
+        for field in FIELDS:
+            self.set_value(field.name, getattr(config, field.name))
+
+    def set_value(self, name: str, value) -> None:
+        widget = self.query_one(f"#field-{name}")
+        with widget.prevent(Input.Changed, Select.Changed):
+            widget.value = display(name, value) if isinstance(widget, Input) else value
+
+    def show_error(self, name: str, message: str) -> None:
+        note = self.query_one(f"#note-{name}", Static)
+        note.update(message)
+        note.set_class(True, "error")
+
+    def show_note(self, name: str, message: str) -> None:
+        note = self.query_one(f"#note-{name}", Static)
+        note.update(message)
+        note.set_class(False, "error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit(event.input.id.removeprefix("field-"), event.value)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.BLANK:
+            self._submit(event.select.id.removeprefix("field-"), str(event.value))
+
+    def _submit(self, name: str, text: str) -> None:
+        try:
+            value = parse(name, text)
+        except ConfigError as exc:
+            self.show_error(name, exc.problems[name])
+            return
+        self.post_message(self.Submitted(name, value))

@@ -1,0 +1,57 @@
+"""The status line: dataset, architecture, state, progress, speed, elapsed and ETA."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..state import MonitorState
+
+STATE_STYLES = {
+    "loading": "bold cyan", "idle": "bold", "running": "bold green", "paused": "bold yellow",
+    "finished": "bold blue", "diverged": "bold red", "failed": "bold red", "unavailable": "bold red",
+}
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def rate(samples_per_s: float) -> str:
+    """Samples per second, short: 950, 12.3k, 347k."""
+    if samples_per_s < 1000:
+        return f"{samples_per_s:.0f}"
+    return f"{samples_per_s / 1000:.1f}k" if samples_per_s < 10_000 else f"{samples_per_s / 1000:.0f}k"
+
+
+class StatusBar(Static):
+    def show(self, state: MonitorState) -> None:
+        self.update(render_status(state))
+
+
+def render_status(state: MonitorState) -> Text:
+    config = state.config
+    total = f"{config.epochs} epochs" if config.epochs else f"{config.iters:,}"
+    parts = [
+        (f" {state.state.upper()} ", STATE_STYLES.get(state.state, "bold") + " reverse"),
+        (f" {state.dataset or config.dataset} ", "bold"),
+        (state.architecture or "-".join(map(str, config.hidden_sizes)), ""),
+        (f" · iter {state.iteration:,}/{total}", ""),
+        (f" · ep {state.epoch:.1f}", ""),
+        (f" · lr {state.lr or config.lr:g}", "bold"),
+        (f" · {rate(state.samples_per_s)}/s", ""),
+        (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
+    ]
+    if state.latest_accuracy is not None:
+        parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
+    text = Text.assemble(*parts)
+    if state.download is not None and state.state == "loading":
+        d = state.download
+        text.append(f"\n downloading {d.file}: {d.done / 1e6:.1f}/{d.total / 1e6:.1f} MB "
+                    f"({100 * d.done / max(d.total, 1):.0f}%)", style="cyan")
+    elif state.message:
+        text.append(f"\n {state.message}", style="red" if state.state in ("failed", "unavailable") else "yellow")
+    return text
