@@ -35,6 +35,7 @@ from .widgets.status_bar import StatusBar
 TICK = 0.1  # seconds between queue drains and redraws
 PLOT_INTERVAL = 0.5  # plots are the costly redraw: at most this often while training runs
 LR_FACTOR = 2.0
+NARROW_WIDTH, NARROW_HEIGHT = 100, 30  # below either, panes stack (80x24 over SSH)
 
 
 class BackpropApp(App):
@@ -99,6 +100,9 @@ class BackpropApp(App):
         self.set_interval(TICK, self.tick)
         self.refresh_status()
         self.session.load()
+
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH or event.size.height < NARROW_HEIGHT, "narrow")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
