@@ -21,7 +21,7 @@ from engine.config import ConfigError, TrainConfig
 from .messages import DatasetReady, DatasetUnavailable
 from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import DatasetScreen
-from .screens.help_screen import HelpScreen
+from .screens.help_screen import HelpScreen, key_label
 from .session import Session
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
@@ -42,30 +42,41 @@ class BackpropApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "backprop-tui"
     AUTO_FOCUS = None  # focusing the first input would switch to the Settings tab
+    # The footer shows the first few; the help screen (?) and the command palette list them all.
     BINDINGS = [
         Binding("space", "toggle_run", "Start/pause"),
-        Binding("s", "step", "Step one batch"),
-        Binding("r", "reset", "Reset (applies structural settings)"),
-        Binding("g", "gradcheck", "Gradient check now"),
-        Binding("e", "evaluate", "Evaluate now (accuracy + digits)"),
-        Binding("left_square_bracket", "lr_down", "Halve learning rate"),
-        Binding("right_square_bracket", "lr_up", "Double learning rate"),
-        Binding("n,right,pagedown", "next_page", "Next page of digits"),
-        Binding("p,left,pageup", "prev_page", "Previous page of digits"),
-        Binding("down", "select_next", "Select next digit"),
-        Binding("up", "select_prev", "Select previous digit"),
-        Binding("m", "mistakes", "Mistakes only (toggle)"),
-        Binding("l", "log_scale", "Loss: log scale (toggle)"),
-        Binding("t", "smoothing", "Loss: smoothed line (toggle)"),
-        Binding("1", "show_tab('monitor')", "Monitor tab"),
-        Binding("2", "show_tab('digits')", "Digits tab"),
-        Binding("3", "show_tab('settings')", "Settings tab"),
-        Binding("escape", "leave_form", "Leave the settings form"),
-        Binding("question_mark", "help", "Help: every key"),
-        Binding("q", "quit_app", "Quit (asks while training)"),
+        Binding("s", "step", "Step"),
+        Binding("r", "reset", "Reset"),
+        Binding("g", "gradcheck", "Grad check"),
+        Binding("e", "evaluate", "Evaluate"),
+        Binding("left_square_bracket", "lr_down", "lr ÷2"),
+        Binding("right_square_bracket", "lr_up", "lr ×2"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_app", "Quit"),
+        Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
+        Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
+        Binding("down", "select_next", "Select the next digit", show=False),
+        Binding("up", "select_prev", "Select the previous digit", show=False),
+        Binding("m", "mistakes", "Show only mistakes (toggle)", show=False),
+        Binding("l", "log_scale", "Loss plot: log scale (toggle)", show=False),
+        Binding("t", "smoothing", "Loss plot: smoothed EMA line (toggle)", show=False),
+        Binding("1", "show_tab('monitor')", "Monitor tab: plots and gradient check", show=False),
+        Binding("2", "show_tab('digits')", "Digits tab: preview and probabilities", show=False),
+        Binding("3", "show_tab('settings')", "Settings tab: edit the training settings", show=False),
+        Binding("escape", "leave_form", "Leave the settings form", show=False),
     ]
-    # Shown in the footer; everything else is in the help screen (?).
-    FOOTER_KEYS = {"space", "s", "r", "g", "e", "left_square_bracket", "right_square_bracket", "question_mark", "q"}
+    # Longer descriptions for the help screen, where the footer's short labels would be cryptic.
+    HELP = {
+        "toggle_run": "Start training, pause it, resume it",
+        "step": "Run exactly one batch, then stay paused",
+        "reset": "Reset: a new run with the current settings (asks first)",
+        "gradcheck": "Gradient check now: backprop vs numerical, per tensor",
+        "evaluate": "Evaluate now: train/test accuracy and fresh digits",
+        "lr_down": "Halve the learning rate (applies at the next batch)",
+        "lr_up": "Double the learning rate (applies at the next batch)",
+        "help": "This help",
+        "quit_app": "Quit (asks while training runs)",
+    }
 
     def __init__(self, session: Session):
         super().__init__()
@@ -107,7 +118,7 @@ class BackpropApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
-            yield SystemCommand(binding.description, f"key: {binding.key}",
+            yield SystemCommand(self.HELP.get(binding.action, binding.description), f"key: {key_label(binding.key)}",
                                 lambda action=binding.action: self.run_action(action))
 
     # ---- event flow -----------------------------------------------------------------------
@@ -311,7 +322,7 @@ class BackpropApp(App):
         self.set_focus(None)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(list(self.BINDINGS)))
+        self.push_screen(HelpScreen([(b.key, b.description, self.HELP.get(b.action, "")) for b in self.BINDINGS]))
 
     def action_quit_app(self) -> None:
         if self.monitor.state == "running":

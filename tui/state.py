@@ -83,6 +83,7 @@ class MonitorState:
 
     def _on_DatasetReady(self, e: DatasetReady) -> set[str]:
         self.dataset = e.dataset.name
+        self.architecture = "-".join(map(str, (e.dataset.input_size, *self.config.hidden_sizes, e.dataset.num_classes)))
         self.class_names = e.dataset.class_names
         self.train_size = len(e.dataset.x_train)
         self.state = "idle"

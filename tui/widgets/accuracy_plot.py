@@ -4,6 +4,7 @@ from __future__ import annotations
 from textual_plotext import PlotextPlot
 
 from ..state import MonitorState
+from .loss_plot import integer_xticks
 
 
 class AccuracyPlot(PlotextPlot):
@@ -22,4 +23,5 @@ class AccuracyPlot(PlotextPlot):
             plt.plot(x, [p[1] for p in points], marker="braille", color="green", label="train")
             plt.plot(x, [p[2] for p in points], marker="braille", color="red", label="test")
             plt.ylim(0, 1)
+            integer_xticks(plt, x[0], max(x[-1], 1))
         return super().render()

@@ -31,4 +31,11 @@ class LossPlot(PlotextPlot):
                 plt.vline(marker.iteration, color="magenta")
                 plt.text(marker.label, marker.iteration, float(max(y)), color="magenta")
             plt.yscale("log" if self.log_scale else "linear")
+            integer_xticks(plt, x[0], x[-1])
         return super().render()
+
+
+def integer_xticks(plt, low: float, high: float, count: int = 5) -> None:
+    """Iteration ticks as whole numbers (plotext would print 605.1)."""
+    ticks = sorted({int(round(low + (high - low) * k / (count - 1))) for k in range(count)})
+    plt.xticks(ticks, [f"{t:,}" for t in ticks])

@@ -62,6 +62,8 @@ def parse(name: str, text: str):
             return int(text) if text else None
         if name in ("batch_size", "gradcheck_every", "iters", "seed"):
             return int(text)
+    except ConfigError:
+        raise
     except ValueError:
         kind = "a number" if name == "lr" else "a whole number"
         raise ConfigError({name: f"{BY_NAME[name].title.split(' (')[0]} must be {kind}, got {text!r}"}) from None
@@ -81,9 +83,10 @@ class SettingsForm(VerticalScroll):
             for field in FIELDS:
                 yield Label(field.title + (" ●" if field.live else ""), classes="field-title")
                 if field.choices:
-                    yield Select([(c, c) for c in field.choices], allow_blank=False, id=f"field-{field.name}")
+                    yield Select([(c, c) for c in field.choices], allow_blank=False, compact=True,
+                                 id=f"field-{field.name}")
                 else:
-                    yield Input(id=f"field-{field.name}")
+                    yield Input(compact=True, id=f"field-{field.name}")
                 yield Static("", id=f"note-{field.name}", classes="field-note")
 
     def load(self, config: TrainConfig) -> None:

@@ -42,11 +42,13 @@ def render_status(state: MonitorState) -> Text:
         (f" · iter {state.iteration:,}/{total}", ""),
         (f" · ep {state.epoch:.1f}", ""),
         (f" · lr {state.lr or config.lr:g}", "bold"),
-        (f" · {rate(state.samples_per_s)}/s", ""),
-        (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
     ]
     if state.latest_accuracy is not None:
         parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
+    parts += [
+        (f" · {rate(state.samples_per_s)}/s", ""),
+        (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
+    ]
     text = Text.assemble(*parts)
     if state.download is not None and state.state == "loading":
         d = state.download
