@@ -9,7 +9,6 @@ import argparse
 import queue
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from . import events as ev
 from .config import ConfigError, TrainConfig
 from .dataset import Dataset, DatasetError
 from .events import DownloadProgress
-from .loader import UnverifiedDataWarning, cache_dir, cached_files, load_dataset, verify_cached
+from .loader import cache_dir, cached_files, load_dataset, verify_cached
 from .registry import REGISTRY
 from .functions import as_float
 from .gradcheck import ATOL, RTOL, gradient_check
@@ -110,12 +109,8 @@ def data_command(args: argparse.Namespace) -> int:
 
 def load_data(args: argparse.Namespace) -> Dataset:
     """The dataset the flags name, with download progress and verification warnings on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnverifiedDataWarning)
-        dataset = load_dataset(args.dataset, args.data_dir, progress=TextProgress(sys.stderr))
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    return dataset
+    return load_dataset(args.dataset, args.data_dir, progress=TextProgress(sys.stderr),
+                        warn=lambda message: print(f"warning: {message}", file=sys.stderr))
 
 
 class TextProgress:

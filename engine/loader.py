@@ -44,14 +44,20 @@ def load_dataset(
     data_dir: str | os.PathLike | None = None,
     download_missing: bool = True,
     progress: ProgressSink | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Dataset:
-    """Load a dataset from `data_dir` if given, else from the cache, downloading missing files."""
+    """Load a dataset from `data_dir` if given, else from the cache, downloading missing files.
+
+    `warn` receives each warning (a local file that could not be verified); by default they
+    are issued as UnverifiedDataWarning.
+    """
     try:
         info = dataset_info(name)
     except ValueError as exc:
         raise DatasetError(str(exc)) from None
     if data_dir is not None:
-        arrays = {f.kind: _from_folder(Path(data_dir).expanduser(), f) for f in info.files}
+        warn = warn or (lambda message: warnings.warn(message, UnverifiedDataWarning, stacklevel=3))
+        arrays = {f.kind: _from_folder(Path(data_dir).expanduser(), f, warn) for f in info.files}
     else:
         folder = cache_dir() / info.name
         arrays = {f.kind: _from_cache(info, f, folder, download_missing, progress) for f in info.files}
@@ -175,7 +181,7 @@ def verify_cached(info: DatasetInfo) -> dict[str, str]:
 # ---- local folders -------------------------------------------------------------------
 
 
-def _from_folder(folder: Path, remote: RemoteFile) -> np.ndarray:
+def _from_folder(folder: Path, remote: RemoteFile, warn: Callable[[str], None]) -> np.ndarray:
     if not folder.is_dir():
         raise DatasetError(f"data folder {folder} does not exist")
     raw_name = remote.name.removesuffix(".gz")
@@ -191,8 +197,8 @@ def _from_folder(folder: Path, remote: RemoteFile) -> np.ndarray:
         raise DatasetError(str(exc)) from None
     status = check_local_file(path, remote)
     if status == "unverified":
-        warnings.warn(f"{path}: matches no published checksum for this dataset; it is a well-formed IDX file "
-                      "and is used as it is, but could not be verified", UnverifiedDataWarning, stacklevel=3)
+        warn(f"{path}: matches no published checksum for this dataset; it is a well-formed IDX file "
+             "and is used as it is, but could not be verified")
     return array
 
 

@@ -298,3 +298,15 @@ def test_data_commands_fetch_list_verify(server, cache, monkeypatch, capsys):
     assert not cached.exists()
     assert main(["data", "fetch", "mnist"]) == 0  # fetched again, verified
     assert cached.read_bytes() == files["train_labels"]
+
+
+def test_warnings_can_go_to_a_callback(tmp_path):
+    rng = np.random.default_rng(2)
+    for name, shape in [("train-images-idx3-ubyte.gz", (4, 28, 28)), ("train-labels-idx1-ubyte.gz", (4,)),
+                        ("t10k-images-idx3-ubyte.gz", (2, 28, 28)), ("t10k-labels-idx1-ubyte.gz", (2,))]:
+        write_idx(tmp_path / name, rng.integers(0, 10, shape, dtype=np.uint8))
+    heard = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing goes through the warnings module
+        loader.load_dataset("mnist", data_dir=tmp_path, warn=heard.append)
+    assert len(heard) == 4 and all("could not be verified" in m for m in heard)

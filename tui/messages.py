@@ -14,3 +14,10 @@ class DatasetReady:
 @dataclass(frozen=True)
 class DatasetUnavailable:
     message: str
+
+
+@dataclass(frozen=True)
+class DatasetWarning:
+    """Loaded, but something deserves a look (a local file that could not be verified)."""
+
+    message: str

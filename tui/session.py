@@ -14,7 +14,7 @@ from engine.dataset import Dataset, DatasetError
 from engine.loader import load_dataset
 from engine.trainer import Trainer
 
-from .messages import DatasetReady, DatasetUnavailable
+from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
 TrainerFactory = Callable[[Dataset, TrainConfig, Callable], Trainer]
 Loader = Callable[..., Dataset]
@@ -35,6 +35,7 @@ class Session:
         self.events: deque = deque()
         self._trainer_factory = trainer_factory
         self._loader = loader
+        self._generation = 0  # events of a trainer from before the last reset are dropped
 
     # ---- data ---------------------------------------------------------------------------
 
@@ -44,7 +45,8 @@ class Session:
 
     def _load(self) -> None:
         try:
-            dataset = self._loader(self.config.dataset, self.data_dir, progress=self.events.append)
+            dataset = self._loader(self.config.dataset, self.data_dir, progress=self.events.append,
+                                   warn=lambda message: self.events.append(DatasetWarning(message)))
         except DatasetError as exc:
             self.events.append(DatasetUnavailable(str(exc)))
         except Exception as exc:  # an unexpected loader failure must still reach the screen
@@ -55,7 +57,13 @@ class Session:
             self.events.append(DatasetReady(dataset))
 
     def _new_trainer(self) -> Trainer:
-        return self._trainer_factory(self.dataset, self.config, self.events.append)
+        generation = self._generation
+
+        def sink(event) -> None:
+            if generation == self._generation:
+                self.events.append(event)
+
+        return self._trainer_factory(self.dataset, self.config, sink)
 
     def drain(self) -> list:
         """Every event queued since the last call, oldest first."""
@@ -82,10 +90,13 @@ class Session:
         """Stop the current trainer and build a fresh one with `config` (a new dataset reloads)."""
         if self.trainer is not None:
             self.trainer.stop()
+        self._generation += 1
         reload = config.dataset != self.config.dataset
         self.config = config
         self.events.clear()
         if reload or self.dataset is None:
+            if reload:
+                self.data_dir = None  # --data-dir held the old dataset; the new one comes from the cache
             self.dataset = self.trainer = None
             self.load()
             return True

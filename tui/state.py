@@ -15,7 +15,7 @@ from engine import events as ev
 from engine.config import TrainConfig
 from engine.gradcheck import GradCheckRow
 
-from .messages import DatasetReady, DatasetUnavailable
+from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
 EMA_WEIGHT = 0.02  # weight of the newest batch in the smoothed loss
 
@@ -92,6 +92,10 @@ class MonitorState:
 
     def _on_DatasetUnavailable(self, e: DatasetUnavailable) -> set[str]:
         self.state = "unavailable"
+        self.message = e.message
+        return {"status"}
+
+    def _on_DatasetWarning(self, e: DatasetWarning) -> set[str]:
         self.message = e.message
         return {"status"}
 
