@@ -1,0 +1,164 @@
+"""Screenshots of the real app, driven headless on real MNIST digits.
+
+Run from anywhere:  python scripts/screenshots.py  [--out DIR]
+
+What it does:
+
+* builds a local MNIST folder in a temporary directory from the shared test
+  set (../shared/data/mnist relative to the repo root): the first 8,000 t10k
+  digits become the training set and the last 2,000 the test set, written as
+  the four standard files with engine.idx.write_idx. The shared files are only
+  read, never copied into the repo. Without ../shared the script exits with 1.
+* starts BackpropApp(Session(config, folder)) under App.run_test (headless,
+  120x40, notifications on), with a gradient check every 500 iterations;
+* presses space to train, ] at ~1,200 iterations (lr 0.1 -> 0.2) and [ at
+  ~2,400 (back to 0.1) so the loss plot shows its change markers, pauses at
+  ~3,500 iterations, presses g for a gradient check and e for an evaluation
+  at that iteration;
+* saves, with the trainer paused so every frame is stable:
+    main.svg          monitor tab, 120x40, mid-training (paused)
+    digits.svg        digits tab, mistakes only, a mistake selected, 120x40
+    help.svg          the help screen (?), 120x40
+    settings.svg      the settings tab, 120x40
+    small-80x24.svg   the monitor tab at 80x24 (narrow layout)
+    small-80x24-digits.svg  the digits tab at 80x24
+
+Pilot.press waits for the process to look idle (up to ~1 s per wait, twice per
+key), and the trainer is CPU-bound, so keys pressed during training go through
+App.simulate_key (the same binding dispatch, without the wait), progress is
+polled from the app's MonitorState with short pilot.pause() sleeps, and the
+trainer is paused (space) before any screenshot.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.config import TrainConfig  # noqa: E402
+from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, write_idx  # noqa: E402
+from engine.loader import UnverifiedDataWarning  # noqa: E402
+
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+TRAIN_SIZE = 8000
+SIZE, SMALL = (120, 40), (80, 24)
+
+
+def build_folder(folder: Path) -> None:
+    """The 8k/2k split of the shared t10k set as the four standard IDX files in `folder`."""
+    images_path = SHARED_MNIST / "t10k-images-idx3-ubyte.gz"
+    labels_path = SHARED_MNIST / "t10k-labels-idx1-ubyte.gz"
+    if not (images_path.is_file() and labels_path.is_file()):
+        sys.exit(f"screenshots: the shared MNIST test set is missing: expected {images_path} and {labels_path} "
+                 "(../shared/data/mnist relative to the repo root). Nothing was written.")
+    images, labels = read_idx(images_path, IMAGES_MAGIC), read_idx(labels_path, LABELS_MAGIC)
+    write_idx(folder / "train-images-idx3-ubyte.gz", images[:TRAIN_SIZE])
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels[:TRAIN_SIZE])
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images[TRAIN_SIZE:])
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[TRAIN_SIZE:])
+
+
+async def wait_until(pilot, predicate, what: str, timeout: float = 120.0, step: float = 0.2) -> None:
+    began = time.monotonic()
+    while not predicate():
+        if time.monotonic() - began > timeout:
+            raise TimeoutError(f"screenshots: gave up waiting for {what} after {timeout:.0f} s")
+        await pilot.pause(step)
+
+
+async def train_to(pilot, app, iteration: int) -> None:
+    await wait_until(pilot, lambda: app.monitor.iteration >= iteration or app.monitor.state != "running",
+                     f"iteration {iteration:,}")
+    if app.monitor.state != "running":
+        raise RuntimeError(f"screenshots: training stopped early ({app.monitor.state}: {app.monitor.message})")
+
+
+async def tap(pilot, app, key: str) -> None:
+    """Press a key while the trainer runs: Pilot.press would wait up to ~2 s for an idle CPU."""
+    app.simulate_key(key)
+    await pilot.pause(0.1)
+
+
+async def pause_training(pilot, app) -> None:
+    await tap(pilot, app, "space")
+    await wait_until(pilot, lambda: app.monitor.state == "paused", "the pause")
+    await pilot.pause(0.5)  # a few ticks: the queue drained, plots and status redrawn
+
+
+async def shoot(pilot, app, out: Path, name: str) -> None:
+    await pilot.pause(0.4)
+    app.save_screenshot(name, str(out))
+    print(f"  {out / name}")
+
+
+async def run(folder: Path, out: Path) -> None:
+    from tui.app import BackpropApp
+    from tui.session import Session
+
+    config = TrainConfig(iters=20_000, gradcheck_every=500)
+    app = BackpropApp(Session(config, str(folder)))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_until(pilot, lambda: app.session.trainer is not None and app.monitor.state == "idle",
+                         "the dataset to load")
+        await tap(pilot, app, "space")
+        await train_to(pilot, app, 1200)
+        await tap(pilot, app, "right_square_bracket")  # lr 0.1 -> 0.2
+        await train_to(pilot, app, 2400)
+        await tap(pilot, app, "left_square_bracket")  # lr 0.2 -> 0.1
+        await train_to(pilot, app, 3500)
+        await pause_training(pilot, app)
+        stop_at = app.monitor.iteration
+        await pilot.press("g")
+        await wait_until(pilot, lambda: app.monitor.gradcheck_iteration == stop_at, "the gradient check")
+        await pilot.press("e")  # accuracy and digits at exactly this iteration
+        await wait_until(pilot, lambda: app.monitor.samples is not None and app.monitor.samples.iteration == stop_at,
+                         "the evaluation")
+        await pilot.pause(0.5)
+        print(f"paused at iteration {stop_at:,}, test accuracy {app.monitor.latest_accuracy[1]:.2%}")
+        await shoot(pilot, app, out, "main.svg")
+
+        await pilot.press("2", "m", "down", "down")  # digits tab, mistakes only, the third mistake
+        await shoot(pilot, app, out, "digits.svg")
+        await pilot.press("m", "1")
+
+        await pilot.press("question_mark")
+        await shoot(pilot, app, out, "help.svg")
+        await pilot.press("escape")
+
+        await pilot.press("3")
+        await shoot(pilot, app, out, "settings.svg")
+        await pilot.press("escape", "1")
+
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause(0.5)
+        await shoot(pilot, app, out, "small-80x24.svg")
+        await pilot.press("2", "m", "down")
+        await shoot(pilot, app, out, "small-80x24-digits.svg")
+
+        app.session.stop()
+        app.exit()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots", help="folder for the SVGs")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    # Our 8k/2k split matches no published checksum by design; the loader's warning is expected.
+    warnings.filterwarnings("ignore", category=UnverifiedDataWarning)
+    with tempfile.TemporaryDirectory(prefix="backprop-screens-") as tmp:
+        build_folder(Path(tmp))
+        asyncio.run(run(Path(tmp), args.out))
+    print("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
