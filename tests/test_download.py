@@ -51,6 +51,11 @@ class Server:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
+    def serve(self, files: dict[str, bytes], base: str) -> None:
+        """Serve each dataset file under `base` with its standard name."""
+        for kind, data in files.items():
+            self.routes[base + FILENAMES[kind]] = data
+
     def close(self):
         self.release.set()
         self.httpd.shutdown()
@@ -127,8 +132,7 @@ def test_happy_path_downloads_verifies_and_caches(server, cache, monkeypatch):
     files = make_files()
     info = info_for(files, (server.url + "/a/",))
     monkeypatch.setitem(registry.REGISTRY, "mnist", info)
-    for kind, data in files.items():
-        server.routes[f"/a/{FILENAMES[kind]}"] = data
+    server.serve(files, "/a/")
     seen = []
     data = loader.load_dataset("mnist", progress=seen.append)
     assert data.x_train.shape == (30, 784) and data.x_test.shape == (10, 784) and data.t_train.shape == (30,)
@@ -150,8 +154,7 @@ def test_first_mirror_404_then_second_succeeds(server, cache, monkeypatch):
     files = make_files()
     info = info_for(files, (server.url + "/gone/", server.url + "/b/"))
     monkeypatch.setitem(registry.REGISTRY, "mnist", info)
-    for kind, data in files.items():
-        server.routes[f"/b/{FILENAMES[kind]}"] = data
+    server.serve(files, "/b/")
     data = loader.load_dataset("mnist")
     assert len(data.x_train) == 30
     assert server.hits[f"/gone/{FILENAMES['train_images']}"] == 1  # a 404 is not retried
@@ -209,8 +212,7 @@ def test_corrupt_gzip_with_matching_checksum_is_removed(server, cache, monkeypat
     files["test_labels"] = files["test_labels"][:20] + b"\x00" * 30  # a broken gzip stream
     info = info_for(files, (server.url + "/a/",))
     monkeypatch.setitem(registry.REGISTRY, "mnist", info)
-    for kind, data in files.items():
-        server.routes[f"/a/{FILENAMES[kind]}"] = data
+    server.serve(files, "/a/")
     with pytest.raises(DatasetError) as exc:
         loader.load_dataset("mnist")
     assert FILENAMES["test_labels"] in str(exc.value) and "corrupt gzip" in str(exc.value)
@@ -228,8 +230,7 @@ def test_damaged_decoded_cache_is_rebuilt(server, cache, monkeypatch):
     files = make_files()
     info = info_for(files, (server.url + "/a/",))
     monkeypatch.setitem(registry.REGISTRY, "mnist", info)
-    for kind, data in files.items():
-        server.routes[f"/a/{FILENAMES[kind]}"] = data
+    server.serve(files, "/a/")
     first = loader.load_dataset("mnist")
     decoded = loader.decoded_path(cache / "mnist", info.file("train_images"))
     decoded.write_bytes(decoded.read_bytes()[:100])
@@ -266,8 +267,7 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
 def test_load_mnist_book_shapes(server, cache, monkeypatch):
     files = make_files()
     monkeypatch.setitem(registry.REGISTRY, "mnist", info_for(files, (server.url + "/a/",)))
-    for kind, data in files.items():
-        server.routes[f"/a/{FILENAMES[kind]}"] = data
+    server.serve(files, "/a/")
     (x, t), (xt, tt) = loader.load_mnist()
     assert x.shape == (30, 784) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1 and t.shape == (30,)
     (x, t), _ = loader.load_mnist(normalize=False, flatten=False, one_hot_label=True)
@@ -281,8 +281,7 @@ def test_data_commands_fetch_list_verify(server, cache, monkeypatch, capsys):
     files = make_files()
     info = info_for(files, (server.url + "/a/",))
     monkeypatch.setitem(registry.REGISTRY, "mnist", info)
-    for kind, data in files.items():
-        server.routes[f"/a/{FILENAMES[kind]}"] = data
+    server.serve(files, "/a/")
     assert main(["data", "fetch", "mnist"]) == 0
     assert "Test MNIST: 30 train / 10 test images" in capsys.readouterr().out
     assert main(["data", "list", "mnist"]) == 0
