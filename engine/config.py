@@ -41,7 +41,7 @@ class TrainConfig:
     gradcheck_every: int = 0  # iterations between automatic gradient checks; 0 = off
     gradcheck_batch: int = 3  # training samples the gradient check uses (the book uses 3)
     gradcheck_sample: int = 50_000  # elements checked per tensor; larger tensors are sampled
-    preview_count: int = 200  # test digits sent for the preview pane each evaluation
+    preview_count: int = 500  # test digits sent for the preview pane each evaluation
 
     def __post_init__(self):
         if isinstance(self.hidden_sizes, (list, tuple)):

@@ -13,7 +13,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
 from engine.config import ConfigError, TrainConfig
@@ -28,13 +28,15 @@ from .widgets.accuracy_plot import AccuracyPlot
 from .widgets.digit_preview import DigitPreview
 from .widgets.gradcheck_table import GradCheckTable
 from .widgets.loss_plot import LossPlot
+from .widgets.message_bar import MessageBar
 from .widgets.probability_bars import ProbabilityBars
 from .widgets.settings_form import BY_NAME, SettingsForm
 from .widgets.status_bar import StatusBar
 
 TICK = 0.1  # seconds between queue drains and redraws
-PLOT_INTERVAL = 0.5  # plots are the costly redraw: at most this often while training runs
+PLOT_INTERVAL = 1.0  # plots are the costly redraw (~50 ms each): at most this often while training runs
 LR_FACTOR = 2.0
+GRADCHECK_HINT = "gradient check: press g, or set an interval in Settings (3)"
 NARROW_WIDTH, NARROW_HEIGHT = 100, 30  # below either, panes stack (80x24 over SSH)
 
 
@@ -44,36 +46,35 @@ class BackpropApp(App):
     AUTO_FOCUS = None  # focusing the first input would switch to the Settings tab
     # The footer shows the first few; the help screen (?) and the command palette list them all.
     BINDINGS = [
-        Binding("space", "toggle_run", "Start/pause"),
+        Binding("space", "toggle_run", "Run/pause"),
         Binding("s", "step", "Step"),
         Binding("r", "reset", "Reset"),
         Binding("g", "gradcheck", "Grad check"),
-        Binding("e", "evaluate", "Evaluate"),
-        Binding("left_square_bracket", "lr_down", "lr ÷2"),
-        Binding("right_square_bracket", "lr_up", "lr ×2"),
+        Binding("left_square_bracket", "lr_down", "lr÷2"),
+        Binding("right_square_bracket", "lr_up", "lr×2"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
+        Binding("e", "evaluate", "Evaluate now: accuracy and fresh digits", show=False),
         Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
         Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
         Binding("down", "select_next", "Select the next digit", show=False),
         Binding("up", "select_prev", "Select the previous digit", show=False),
         Binding("m", "mistakes", "Show only mistakes (toggle)", show=False),
         Binding("l", "log_scale", "Loss plot: log scale (toggle)", show=False),
-        Binding("t", "smoothing", "Loss plot: smoothed EMA line (toggle)", show=False),
-        Binding("1", "show_tab('monitor')", "Monitor tab: plots and gradient check", show=False),
-        Binding("2", "show_tab('digits')", "Digits tab: preview and probabilities", show=False),
-        Binding("3", "show_tab('settings')", "Settings tab: edit the training settings", show=False),
+        Binding("t", "smoothing", "Loss plot: EMA line (toggle)", show=False),
+        Binding("1", "show_tab('monitor')", "Monitor tab", show=False),
+        Binding("2", "show_tab('digits')", "Digits tab", show=False),
+        Binding("3", "show_tab('settings')", "Settings tab", show=False),
         Binding("escape", "leave_form", "Leave the settings form", show=False),
     ]
-    # Longer descriptions for the help screen, where the footer's short labels would be cryptic.
+    # What the footer's short labels mean, for the help screen and the command palette.
     HELP = {
         "toggle_run": "Start training, pause it, resume it",
         "step": "Run exactly one batch, then stay paused",
         "reset": "Reset: a new run with the current settings (asks first)",
         "gradcheck": "Gradient check now: backprop vs numerical, per tensor",
-        "evaluate": "Evaluate now: train/test accuracy and fresh digits",
-        "lr_down": "Halve the learning rate (applies at the next batch)",
-        "lr_up": "Double the learning rate (applies at the next batch)",
+        "lr_down": "Halve the learning rate (at the next batch)",
+        "lr_up": "Double the learning rate (at the next batch)",
         "help": "This help",
         "quit_app": "Quit (asks while training runs)",
     }
@@ -90,11 +91,13 @@ class BackpropApp(App):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield MessageBar(id="message")
         with TabbedContent(id="tabs", initial="monitor"):
             with TabPane("1 Monitor", id="monitor"):
                 with Horizontal(id="monitor-top"):
                     yield LossPlot(self.monitor, id="loss-plot")
                     yield AccuracyPlot(self.monitor, id="accuracy-plot")
+                yield Static(GRADCHECK_HINT, id="gradcheck-title")
                 yield GradCheckTable(id="gradcheck")
             with TabPane("2 Digits", id="digits"):
                 with Horizontal(id="digits-body"):
@@ -102,7 +105,7 @@ class BackpropApp(App):
                     yield ProbabilityBars(id="probabilities")
             with TabPane("3 Settings", id="settings"):
                 yield SettingsForm(id="settings-form")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer needs the room at 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#tabs Tabs").can_focus = False  # arrows page digits instead of switching tabs
@@ -138,7 +141,12 @@ class BackpropApp(App):
             self._plots_dirty.clear()
             self._last_plot = now
         if "gradcheck" in dirty:
-            self.query_one(GradCheckTable).show(self.monitor.gradcheck, self.monitor.gradcheck_iteration)
+            m = self.monitor
+            self.query_one(GradCheckTable).show(m.gradcheck, m.gradcheck_iteration)
+            self.query_one("#gradcheck-title", Static).update(
+                f"gradient check at iteration {m.gradcheck_iteration:,} ({1000 * m.gradcheck_seconds:.0f} ms): "
+                f"backprop vs central differences, float64, {sum(r.checked for r in m.gradcheck):,} elements"
+            )
         if "samples" in dirty:
             self.query_one(DigitPreview).set_samples(self.monitor.samples, self.monitor.class_names)
             self.refresh_probabilities()
@@ -168,6 +176,7 @@ class BackpropApp(App):
 
     def refresh_status(self) -> None:
         self.query_one(StatusBar).show(self.monitor)
+        self.query_one(MessageBar).show(self.monitor)
 
     def refresh_probabilities(self) -> None:
         preview = self.query_one(DigitPreview)
@@ -266,6 +275,7 @@ class BackpropApp(App):
             plot.state = self.monitor
             plot.refresh()
         self.query_one(GradCheckTable).clear()
+        self.query_one("#gradcheck-title", Static).update(GRADCHECK_HINT)
         preview = self.query_one(DigitPreview)
         preview.samples = None
         preview.page = preview.selected = 0
@@ -322,7 +332,7 @@ class BackpropApp(App):
         self.set_focus(None)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([(b.key, b.description, self.HELP.get(b.action, "")) for b in self.BINDINGS]))
+        self.push_screen(HelpScreen([(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]))
 
     def action_quit_app(self) -> None:
         if self.monitor.state == "running":

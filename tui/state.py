@@ -47,7 +47,8 @@ class MonitorState:
     samples: ev.Samples | None = None
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
-    message: str = ""  # the last error or warning, shown in the status line
+    message: str = ""  # the last error or warning, shown in the message bar
+    warnings: list[str] = field(default_factory=list)
     download: ev.DownloadProgress | None = None
     running_seconds: float = 0.0  # time spent running, pauses excluded
     _running_since: float | None = None
@@ -96,7 +97,9 @@ class MonitorState:
         return {"status"}
 
     def _on_DatasetWarning(self, e: DatasetWarning) -> set[str]:
-        self.message = e.message
+        self.warnings.append(e.message)
+        self.message = (f"unverified data: {len(self.warnings)} file(s) match no published checksum "
+                        "(used after checking their structure)")
         return {"status"}
 
     def _on_DownloadProgress(self, e: ev.DownloadProgress) -> set[str]:
@@ -185,13 +188,19 @@ def _short(name: str) -> str:
     return {"batch_size": "batch", "optimizer": "opt"}.get(name, name)
 
 
-def downsample(x: list[int], y: list[float], buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of y in `buckets` equal runs of points (all points when there are fewer)."""
-    n = len(y)
-    if n <= buckets:
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    edges = np.linspace(0, n, buckets + 1).astype(int)
+def envelope(x: list[int], y: list[float], columns: int, mean: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """About two points per column: each column's min then max of y (its mean twice when `mean`).
+
+    Drawn as one line, the min/max pairs show the batch-to-batch noise that an
+    average would hide. Fewer points than columns are returned as they are.
+    """
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    sums_x, sums_y = np.add.reduceat(xs, edges[:-1]), np.add.reduceat(ys, edges[:-1])
-    counts = np.diff(edges)
-    return sums_x / counts, sums_y / counts
+    if len(ys) <= 2 * columns:
+        return xs, ys
+    starts = np.linspace(0, len(ys), columns + 1).astype(int)[:-1]
+    middle = np.add.reduceat(xs, starts) / np.diff(np.append(starts, len(ys)))
+    if mean:
+        values = np.add.reduceat(ys, starts) / np.diff(np.append(starts, len(ys)))
+        return middle, values
+    low, high = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+    return np.repeat(middle, 2), np.column_stack([low, high]).ravel()

@@ -22,19 +22,18 @@ def key_label(keys: str) -> str:
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close help")]
 
-    def __init__(self, entries: list[tuple[str, str, str]]):
-        """entries: (keys as in a Binding, its description, a longer explanation or "") per binding."""
+    def __init__(self, entries: list[tuple[str, str]]):
+        """entries: (keys as in a Binding, what they do) for every binding of the app."""
         super().__init__()
         self.entries = entries
 
     def compose(self) -> ComposeResult:
         table = Table(title="backprop-tui keys", expand=True, show_edge=False)
         table.add_column("key", style="bold cyan", no_wrap=True)
-        table.add_column("action", style="bold")
         table.add_column("what it does")
-        for keys, description, explanation in self.entries:
-            table.add_row(key_label(keys), description, explanation)
-        table.add_row("ctrl+p", "Palette", "Command palette: every action above, by name")
-        table.add_row("Esc / ? / q", "Close", "Close this help")
+        for keys, description in self.entries:
+            table.add_row(key_label(keys), description)
+        table.add_row("ctrl+p", "Command palette: every action above, by name")
+        table.add_row("Esc / ? / q", "Close this help")
         with VerticalScroll(id="help-body"):
             yield Static(table)

@@ -1,10 +1,10 @@
-"""Train and test accuracy at each evaluation (every epoch, and on demand)."""
+"""Train and test accuracy at each evaluation (every epoch, and on demand), in percent."""
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
 from ..state import MonitorState
-from .loss_plot import integer_xticks
+from .plot_axes import iteration_axis, nice_ticks
 
 
 class AccuracyPlot(PlotextPlot):
@@ -13,15 +13,21 @@ class AccuracyPlot(PlotextPlot):
         self.state = state
 
     def render(self):
-        plt, points = self.plt, self.state.accuracy
+        plt, state = self.plt, self.state
         plt.clear_data()
         plt.clear_figure()
-        plt.title("accuracy")
-        plt.xlabel("iteration")
-        if points:
-            x = [p[0] for p in points]
-            plt.plot(x, [p[1] for p in points], marker="braille", color="green", label="train")
-            plt.plot(x, [p[2] for p in points], marker="braille", color="red", label="test")
-            plt.ylim(0, 1)
-            integer_xticks(plt, x[0], max(x[-1], 1))
+        plt.title("accuracy %")
+        if state.accuracy:
+            x = [p[0] for p in state.accuracy]
+            train = [100 * p[1] for p in state.accuracy]
+            test = [100 * p[2] for p in state.accuracy]
+            plt.plot(x, train, marker="braille", color="green", label="train")
+            plt.plot(x, test, marker="braille", color="red", label="test")
+            # Zoom on where the curves are now: the first score (chance) would flatten them.
+            recent = (train[1:] + test[1:]) or (train + test)
+            low = max(0.0, min(recent) - 2)
+            plt.ylim(low, 100)
+            ticks = nice_ticks(low, 100, count=4)
+            plt.yticks(ticks, [f"{t:g}" for t in ticks])
+            iteration_axis(plt, state.iterations[-1] if state.iterations else x[-1], self.size.width)
         return super().render()

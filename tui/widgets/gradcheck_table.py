@@ -26,7 +26,7 @@ class GradCheckTable(DataTable):
                 self.add_row(*[""] * len(COLUMNS), key=name)
         for row in rows:
             for column, value in zip(COLUMNS, cells(row, iteration)):
-                self.update_cell(row.name, column, value)
+                self.update_cell(row.name, column, value, update_width=True)
 
 
 def cells(row: GradCheckRow, iteration: int | None) -> list:

@@ -1,13 +1,14 @@
-"""Per-batch loss, downsampled to about two points per column, with its EMA and change markers."""
+"""Per-batch loss as a min/max band (two points per column), its EMA, and change markers."""
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from ..state import MonitorState, downsample
+from ..state import MonitorState, envelope
+from .plot_axes import iteration_axis
 
 
 class LossPlot(PlotextPlot):
-    log_scale = False
+    log_scale = True  # the loss falls over orders of magnitude; linear squeezes the later part flat
     smoothing = True
 
     def __init__(self, state: MonitorState, **kwargs):
@@ -18,24 +19,18 @@ class LossPlot(PlotextPlot):
         plt, state = self.plt, self.state
         plt.clear_data()
         plt.clear_figure()
-        plt.title("loss" + (" (log)" if self.log_scale else ""))
-        plt.xlabel("iteration")
+        plt.title("loss per batch" + (" (log scale)" if self.log_scale else ""))
         if state.losses:
-            buckets = max(2 * (self.size.width - 10), 2)
-            x, y = downsample(state.iterations, state.losses, buckets)
-            plt.plot(x, y, marker="braille", color="cyan", label="batch loss")
+            columns = max(self.size.width - 10, 2)
+            x, y = envelope(state.iterations, state.losses, columns)
+            plt.plot(x, y, marker="braille", color="gray", label="batch (min-max)")
             if self.smoothing:
-                sx, sy = downsample(state.iterations, state.smoothed, buckets)
+                sx, sy = envelope(state.iterations, state.smoothed, columns, mean=True)
                 plt.plot(sx, sy, marker="braille", color="orange", label="EMA")
+            top = float(max(y))
             for marker in state.markers:
                 plt.vline(marker.iteration, color="magenta")
-                plt.text(marker.label, marker.iteration, float(max(y)), color="magenta")
+                plt.text(marker.label, marker.iteration, top, color="magenta")
             plt.yscale("log" if self.log_scale else "linear")
-            integer_xticks(plt, x[0], x[-1])
+            iteration_axis(plt, state.iterations[-1], self.size.width)
         return super().render()
-
-
-def integer_xticks(plt, low: float, high: float, count: int = 5) -> None:
-    """Iteration ticks as whole numbers (plotext would print 605.1)."""
-    ticks = sorted({int(round(low + (high - low) * k / (count - 1))) for k in range(count)})
-    plt.xticks(ticks, [f"{t:,}" for t in ticks])

@@ -32,7 +32,7 @@ FIELDS = (
     Field("lr", "learning rate", True),
     Field("batch_size", "batch size", True),
     Field("optimizer", "optimizer", True, tuple(OPTIMIZERS)),
-    Field("gradcheck_every", "grad check every N iters (0 = off)", True),
+    Field("gradcheck_every", "grad-check interval (0 = off)", True),
     Field("hidden_sizes", "hidden sizes (e.g. 100,50)", False),
     Field("activation", "activation", False, tuple(ACTIVATIONS)),
     Field("weight_init", "weight init (std, he, xavier)", False),
@@ -77,8 +77,8 @@ class SettingsForm(VerticalScroll):
             self.field, self.value = field, value
 
     def compose(self) -> ComposeResult:
-        yield Static("Live settings apply at the next batch. The others apply when you reset (r). "
-                     "Enter applies a typed value; Esc leaves the form.", classes="hint")
+        yield Static("● live: applies at the next batch. The others apply when you reset (r). "
+                     "Enter applies a typed value; Tab moves on; Esc leaves the form.", classes="hint")
         with Grid(id="settings-grid"):
             for field in FIELDS:
                 yield Label(field.title + (" ●" if field.live else ""), classes="field-title")

@@ -28,8 +28,10 @@ def rate(samples_per_s: float) -> str:
 
 
 class StatusBar(Static):
+    """One line, redrawn every tick: updated without a re-layout of the screen."""
+
     def show(self, state: MonitorState) -> None:
-        self.update(render_status(state))
+        self.update(render_status(state), layout=False)
 
 
 def render_status(state: MonitorState) -> Text:
@@ -49,11 +51,4 @@ def render_status(state: MonitorState) -> Text:
         (f" · {rate(state.samples_per_s)}/s", ""),
         (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
     ]
-    text = Text.assemble(*parts)
-    if state.download is not None and state.state == "loading":
-        d = state.download
-        text.append(f"\n downloading {d.file}: {d.done / 1e6:.1f}/{d.total / 1e6:.1f} MB "
-                    f"({100 * d.done / max(d.total, 1):.0f}%)", style="cyan")
-    elif state.message:
-        text.append(f"\n {state.message}", style="red" if state.state in ("failed", "unavailable") else "yellow")
-    return text
+    return Text.assemble(*parts)

@@ -1,0 +1,25 @@
+"""The latest warning or error, or download progress; hidden when there is nothing to say."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..state import MonitorState
+
+
+class MessageBar(Static):
+    def show(self, state: MonitorState) -> None:
+        text = render_message(state)
+        if text.plain != str(self.render()):  # re-layout only when the message changes
+            self.update(text)
+            self.display = bool(text.plain)
+
+
+def render_message(state: MonitorState) -> Text:
+    if state.download is not None and state.state == "loading":
+        d = state.download
+        return Text(f" downloading {d.file}: {d.done / 1e6:.1f}/{d.total / 1e6:.1f} MB "
+                    f"({100 * d.done / max(d.total, 1):.0f}%)", style="cyan")
+    if state.message:
+        return Text(f" {state.message}", style="red" if state.state in ("failed", "unavailable") else "yellow")
+    return Text("")
