@@ -236,7 +236,7 @@ def first_frame(folder: Path, timeout: float = 30.0) -> dict[str, float | None]:
                 times["alt screen"] = now
             if times["alt screen"] is not None:
                 screen = CSI.sub("", raw[raw.find(ALT_SCREEN):].decode("utf-8", "replace"))
-                if times["first frame"] is None and "1 Monitor" in screen and "palette" in screen:
+                if times["first frame"] is None and "1 Monitor" in screen and "Quit" in screen:
                     times["first frame"] = now
                 if times["first frame"] is not None and "IDLE" in screen:
                     times["ready"] = now

@@ -34,7 +34,8 @@ from .widgets.settings_form import BY_NAME, SettingsForm
 from .widgets.status_bar import StatusBar
 
 TICK = 0.1  # seconds between queue drains and redraws
-PLOT_INTERVAL = 1.0  # plots are the costly redraw (~50 ms each): at most this often while training runs
+PLOT_INTERVAL = 1.0  # seconds: plots redraw at most this often while training runs ...
+PLOT_BUDGET = 0.04  # ... and less often when their redraws would take more than this share of the time
 LR_FACTOR = 2.0
 GRADCHECK_HINT = "gradient check: press g, or set an interval in Settings (3)"
 NARROW_WIDTH, NARROW_HEIGHT = 100, 30  # below either, panes stack (80x24 over SSH)
@@ -85,7 +86,7 @@ class BackpropApp(App):
         self.monitor = MonitorState(session.config)
         self.pending = session.config  # settings to apply at the next reset
         self._last_plot = 0.0
-        self._plots_dirty: set[str] = set()
+        self._stale: set[str] = set()  # views whose data changed since they were last drawn
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -128,29 +129,44 @@ class BackpropApp(App):
 
     def tick(self) -> None:
         """Drain the queue, fold the events into the state, redraw what changed once."""
-        dirty: set[str] = set()
         for event in self.session.drain():
-            dirty |= self.monitor.apply(event)
+            self._stale |= self.monitor.apply(event)
             self.react(event)
-        self._plots_dirty |= dirty & {"loss", "accuracy"}
-        now = time.monotonic()
-        settled = self.monitor.state != "running"
-        if self._plots_dirty and (settled or now - self._last_plot >= PLOT_INTERVAL):
-            for name in self._plots_dirty:
-                self.query_one(f"#{name}-plot").refresh()
-            self._plots_dirty.clear()
-            self._last_plot = now
-        if "gradcheck" in dirty:
-            m = self.monitor
-            self.query_one(GradCheckTable).show(m.gradcheck, m.gradcheck_iteration)
-            self.query_one("#gradcheck-title", Static).update(
-                f"gradient check at iteration {m.gradcheck_iteration:,} ({1000 * m.gradcheck_seconds:.0f} ms): "
-                f"backprop vs central differences, float64, {sum(r.checked for r in m.gradcheck):,} elements"
-            )
-        if "samples" in dirty:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Redraw the stale views that are on screen; the others wait until their tab is shown."""
+        tab = self.query_one(TabbedContent).active
+        if tab == "monitor":
+            plots = [self.query_one(f"#{name}-plot") for name in ("loss", "accuracy") if name in self._stale]
+            now = time.monotonic()
+            # Keep plot redraws to about PLOT_BUDGET of the time while training (they cost ~50 ms each).
+            interval = max(PLOT_INTERVAL, sum(p.cost for p in plots) / PLOT_BUDGET)
+            if plots and (self.monitor.state != "running" or now - self._last_plot >= interval):
+                for plot in plots:
+                    plot.refresh()
+                self._stale -= {"loss", "accuracy"}
+                self._last_plot = now
+            if "gradcheck" in self._stale:
+                self.show_gradcheck()
+        elif tab == "digits" and "samples" in self._stale:
             self.query_one(DigitPreview).set_samples(self.monitor.samples, self.monitor.class_names)
             self.refresh_probabilities()
+            self._stale.discard("samples")
         self.refresh_status()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self._last_plot = 0.0  # a tab just shown is drawn at once
+        self.redraw()
+
+    def show_gradcheck(self) -> None:
+        m = self.monitor
+        self.query_one(GradCheckTable).show(m.gradcheck, m.gradcheck_iteration)
+        self.query_one("#gradcheck-title", Static).update(
+            f"gradient check at iteration {m.gradcheck_iteration:,} ({1000 * m.gradcheck_seconds:.0f} ms): "
+            f"backprop vs central differences, float64, {sum(r.checked for r in m.gradcheck):,} elements"
+        )
+        self._stale.discard("gradcheck")
 
     def react(self, event) -> None:
         """Side effects of a few events beyond the state: notifications and screens."""
@@ -271,6 +287,7 @@ class BackpropApp(App):
             return
         self.session.reset(self.pending)
         self.monitor = self._fresh_state()
+        self._stale.clear()
         for plot in (self.query_one(LossPlot), self.query_one(AccuracyPlot)):
             plot.state = self.monitor
             plot.refresh()

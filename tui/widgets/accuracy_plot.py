@@ -1,21 +1,13 @@
 """Train and test accuracy at each evaluation (every epoch, and on demand), in percent."""
 from __future__ import annotations
 
-from textual_plotext import PlotextPlot
-
-from ..state import MonitorState
 from .plot_axes import iteration_axis, nice_ticks
+from .timed_plot import TimedPlot
 
 
-class AccuracyPlot(PlotextPlot):
-    def __init__(self, state: MonitorState, **kwargs):
-        super().__init__(**kwargs)
-        self.state = state
-
-    def render(self):
-        plt, state = self.plt, self.state
-        plt.clear_data()
-        plt.clear_figure()
+class AccuracyPlot(TimedPlot):
+    def draw(self, plt) -> None:
+        state = self.state
         plt.title("accuracy %")
         if state.accuracy:
             x = [p[0] for p in state.accuracy]
@@ -30,4 +22,3 @@ class AccuracyPlot(PlotextPlot):
             ticks = nice_ticks(low, 100, count=4)
             plt.yticks(ticks, [f"{t:g}" for t in ticks])
             iteration_axis(plt, state.iterations[-1] if state.iterations else x[-1], self.size.width)
-        return super().render()

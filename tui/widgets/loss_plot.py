@@ -1,24 +1,17 @@
 """Per-batch loss as a min/max band (two points per column), its EMA, and change markers."""
 from __future__ import annotations
 
-from textual_plotext import PlotextPlot
-
-from ..state import MonitorState, envelope
+from ..state import envelope
 from .plot_axes import iteration_axis
+from .timed_plot import TimedPlot
 
 
-class LossPlot(PlotextPlot):
+class LossPlot(TimedPlot):
     log_scale = True  # the loss falls over orders of magnitude; linear squeezes the later part flat
     smoothing = True
 
-    def __init__(self, state: MonitorState, **kwargs):
-        super().__init__(**kwargs)
-        self.state = state
-
-    def render(self):
-        plt, state = self.plt, self.state
-        plt.clear_data()
-        plt.clear_figure()
+    def draw(self, plt) -> None:
+        state = self.state
         plt.title("loss per batch" + (" (log scale)" if self.log_scale else ""))
         if state.losses:
             columns = max(self.size.width - 10, 2)
@@ -33,4 +26,3 @@ class LossPlot(PlotextPlot):
                 plt.text(marker.label, marker.iteration, top, color="magenta")
             plt.yscale("log" if self.log_scale else "linear")
             iteration_axis(plt, state.iterations[-1], self.size.width)
-        return super().render()

@@ -9,7 +9,7 @@ from engine.events import Samples
 
 class ProbabilityBars(Static):
     def show(self, samples: Samples | None, index: int | None, class_names: tuple[str, ...]) -> None:
-        self.update(render_bars(samples, index, class_names, max(self.size.width, 20)))
+        self.update(render_bars(samples, index, class_names, max(self.size.width, 20)), layout=False)
 
 
 def render_bars(samples: Samples | None, index: int | None, class_names: tuple[str, ...], width: int) -> Text:
