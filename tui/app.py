@@ -13,6 +13,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.lazy import Lazy
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
@@ -105,16 +106,16 @@ class BackpropApp(App):
                     yield DigitPreview(id="preview")
                     yield ProbabilityBars(id="probabilities")
             with TabPane("3 Settings", id="settings"):
-                yield SettingsForm(id="settings-form")
+                # Mounted after the first frame: the form is most of the DOM and is not on screen at start.
+                yield Lazy(SettingsForm(lambda: self.pending, id="settings-form"))
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer needs the room at 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#tabs Tabs").can_focus = False  # arrows page digits instead of switching tabs
-        self.query_one(SettingsForm).load(self.pending)
         self.set_focus(None)
         self.set_interval(TICK, self.tick)
         self.refresh_status()
-        self.session.load()
+        self.call_after_refresh(self.session.load)  # after the first frame: loading competes for the GIL
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < NARROW_WIDTH or event.size.height < NARROW_HEIGHT, "narrow")
@@ -176,15 +177,18 @@ class BackpropApp(App):
             self.notify(event.message + "\nPress r to reset.", title="Training failed", severity="error", timeout=12)
         elif isinstance(event, ev.Finished):
             self.notify(f"Finished at iteration {event.iteration:,} in {event.seconds:.1f} s.", title="Done")
-        elif isinstance(event, ev.ParamChanged):
-            form = self.query_one(SettingsForm)
+        elif isinstance(event, ev.ParamChanged) and (form := self.settings_form()):
             form.set_value(event.name, event.new)
             form.show_note(event.name, f"applied at iteration {event.iteration:,}")
         elif isinstance(event, DatasetUnavailable):
             self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._retry_load)
-        elif isinstance(event, DatasetReady):
-            self.query_one(SettingsForm).load(self.pending)
+        elif isinstance(event, DatasetReady) and (form := self.settings_form()):
+            form.load(self.pending)
 
+    def settings_form(self) -> SettingsForm | None:
+        """The form, once mounted (it is mounted lazily, just after the first frame)."""
+        return self.query(SettingsForm).first() if self.query(SettingsForm) else None
+    
     def _retry_load(self, retry: bool | None) -> None:
         if retry:
             self.monitor = self._fresh_state()
@@ -244,22 +248,25 @@ class BackpropApp(App):
 
     def _set_live(self, name: str, value) -> bool:
         """Hand a live setting to the trainer; False (with the reason shown) when it is refused."""
-        form = self.query_one(SettingsForm)
-        if self.trainer is None:
-            form.show_error(name, "the dataset is still loading")
-            return False
-        try:
-            getattr(self.trainer, f"set_{name}")(value)
-        except ConfigError as exc:
-            form.show_error(name, exc.problems.get(name, str(exc)))
-            self.notify(str(exc), severity="error")
+        form = self.settings_form()
+        problem = "the dataset is still loading" if self.trainer is None else None
+        if problem is None:
+            try:
+                getattr(self.trainer, f"set_{name}")(value)
+            except ConfigError as exc:
+                problem = exc.problems.get(name, str(exc))
+        if problem is not None:
+            if form:
+                form.show_error(name, problem)
+            self.notify(problem, severity="error")
             return False
         self.pending = self.pending.with_changes(**{name: value})
-        form.show_note(name, "applies at the next batch")
+        if form:
+            form.show_note(name, "applies at the next batch")
         return True
 
     def on_settings_form_submitted(self, message: SettingsForm.Submitted) -> None:
-        form = self.query_one(SettingsForm)
+        form = message.form
         if message.value == getattr(self.pending, message.field):
             return  # unchanged (a Select also reports its initial value)
         if BY_NAME[message.field].live:

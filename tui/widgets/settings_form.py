@@ -6,6 +6,7 @@ verdict back with show_error() / show_note().
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -72,9 +73,17 @@ def parse(name: str, text: str):
 
 class SettingsForm(VerticalScroll):
     class Submitted(Message):
-        def __init__(self, field: str, value):
+        def __init__(self, form: "SettingsForm", field: str, value):
             super().__init__()
-            self.field, self.value = field, value
+            self.form, self.field, self.value = form, field, value
+
+    def __init__(self, current: Callable[[], TrainConfig], **kwargs):
+        """`current` gives the settings to show when the form is mounted."""
+        super().__init__(**kwargs)
+        self.current = current
+
+    def on_mount(self) -> None:
+        self.load(self.current())
 
     def compose(self) -> ComposeResult:
         yield Static("● live: applies at the next batch. The others apply when you reset (r). "
@@ -124,4 +133,4 @@ class SettingsForm(VerticalScroll):
         except ConfigError as exc:
             self.show_error(name, exc.problems[name])
             return
-        self.post_message(self.Submitted(name, value))
+        self.post_message(self.Submitted(self, name, value))
