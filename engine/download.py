@@ -71,7 +71,7 @@ def download(
         + "\n".join(f"  {line}" + (f" ({n} attempts)" if n > 1 else "") for line, n in _runs(failures))
         + f"\nTo supply the files by hand, fetch {', '.join(f.name for f in info.files)} from "
         + " or ".join(info.mirrors)
-        + f" on a machine with internet access, copy them into a folder here and pass --data-dir FOLDER"
+        + " on a machine with internet access, copy them into a folder here and pass --data-dir FOLDER"
         + f" (or put them in {folder})."
     )
 

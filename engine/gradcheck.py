@@ -131,7 +131,7 @@ def gradient_check(
     fwd = _Forward(net, x, labels)
     rng = rng or np.random.default_rng(0)
     rows = []
-    for k, affine in enumerate(fwd.affines, start=1):
+    for k in range(1, len(fwd.affines) + 1):
         for name in (f"W{k}", f"b{k}"):
             param = net.params[name]
             flat = np.arange(param.size) if sample is None or sample >= param.size else np.sort(

@@ -4,7 +4,7 @@ import pytest
 
 import engine.network as network_module
 from engine import Network, TwoLayerNet
-from engine.layers import Affine, ReLU, Sigmoid
+from engine.layers import ReLU, Sigmoid
 
 
 def blobs(rng, n, d=20, c=3, spread=0.5):

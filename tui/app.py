@@ -11,13 +11,13 @@ from collections.abc import Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.lazy import Lazy
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
-from engine.config import ConfigError, TrainConfig
+from engine.config import ConfigError
 
 from .messages import DatasetReady, DatasetUnavailable
 from .screens.confirm_screen import ConfirmScreen
@@ -92,19 +92,29 @@ class BackpropApp(App):
     # ---- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        yield MessageBar(id="message")
-        with TabbedContent(id="tabs", initial="monitor"):
+        # Views are kept as attributes: the timer must reach them whichever screen is on top.
+        self.status_bar = StatusBar(id="status")
+        self.message_bar = MessageBar(id="message")
+        self.tabs = TabbedContent(id="tabs", initial="monitor")
+        self.loss_plot = LossPlot(self.monitor, id="loss-plot")
+        self.accuracy_plot = AccuracyPlot(self.monitor, id="accuracy-plot")
+        self.gradcheck_title = Static(GRADCHECK_HINT, id="gradcheck-title")
+        self.gradcheck_table = GradCheckTable(id="gradcheck")
+        self.preview = DigitPreview(id="preview")
+        self.probabilities = ProbabilityBars(id="probabilities")
+        yield self.status_bar
+        yield self.message_bar
+        with self.tabs:
             with TabPane("1 Monitor", id="monitor"):
                 with Horizontal(id="monitor-top"):
-                    yield LossPlot(self.monitor, id="loss-plot")
-                    yield AccuracyPlot(self.monitor, id="accuracy-plot")
-                yield Static(GRADCHECK_HINT, id="gradcheck-title")
-                yield GradCheckTable(id="gradcheck")
+                    yield self.loss_plot
+                    yield self.accuracy_plot
+                yield self.gradcheck_title
+                yield self.gradcheck_table
             with TabPane("2 Digits", id="digits"):
                 with Horizontal(id="digits-body"):
-                    yield DigitPreview(id="preview")
-                    yield ProbabilityBars(id="probabilities")
+                    yield self.preview
+                    yield self.probabilities
             with TabPane("3 Settings", id="settings"):
                 # Mounted after the first frame: the form is most of the DOM and is not on screen at start.
                 yield Lazy(SettingsForm(lambda: self.pending, id="settings-form"))
@@ -137,9 +147,9 @@ class BackpropApp(App):
 
     def redraw(self) -> None:
         """Redraw the stale views that are on screen; the others wait until their tab is shown."""
-        tab = self.query_one(TabbedContent).active
+        tab = self.tabs.active
         if tab == "monitor":
-            plots = [self.query_one(f"#{name}-plot") for name in ("loss", "accuracy") if name in self._stale]
+            plots = [plot for name, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)) if name in self._stale]
             now = time.monotonic()
             # Keep plot redraws to about PLOT_BUDGET of the time while training (they cost ~50 ms each).
             interval = max(PLOT_INTERVAL, sum(p.cost for p in plots) / PLOT_BUDGET)
@@ -151,7 +161,7 @@ class BackpropApp(App):
             if "gradcheck" in self._stale:
                 self.show_gradcheck()
         elif tab == "digits" and "samples" in self._stale:
-            self.query_one(DigitPreview).set_samples(self.monitor.samples, self.monitor.class_names)
+            self.preview.set_samples(self.monitor.samples, self.monitor.class_names)
             self.refresh_probabilities()
             self._stale.discard("samples")
         self.refresh_status()
@@ -162,8 +172,8 @@ class BackpropApp(App):
 
     def show_gradcheck(self) -> None:
         m = self.monitor
-        self.query_one(GradCheckTable).show(m.gradcheck, m.gradcheck_iteration)
-        self.query_one("#gradcheck-title", Static).update(
+        self.gradcheck_table.show(m.gradcheck, m.gradcheck_iteration)
+        self.gradcheck_title.update(
             f"gradient check at iteration {m.gradcheck_iteration:,} ({1000 * m.gradcheck_seconds:.0f} ms): "
             f"backprop vs central differences, float64, {sum(r.checked for r in m.gradcheck):,} elements"
         )
@@ -195,12 +205,12 @@ class BackpropApp(App):
             self.session.load()
 
     def refresh_status(self) -> None:
-        self.query_one(StatusBar).show(self.monitor)
-        self.query_one(MessageBar).show(self.monitor)
+        self.status_bar.show(self.monitor)
+        self.message_bar.show(self.monitor)
 
     def refresh_probabilities(self) -> None:
-        preview = self.query_one(DigitPreview)
-        self.query_one(ProbabilityBars).show(preview.samples, preview.selected_index(), preview.class_names)
+        preview = self.preview
+        self.probabilities.show(preview.samples, preview.selected_index(), preview.class_names)
 
     # ---- training controls ------------------------------------------------------------------
 
@@ -295,12 +305,12 @@ class BackpropApp(App):
         self.session.reset(self.pending)
         self.monitor = self._fresh_state()
         self._stale.clear()
-        for plot in (self.query_one(LossPlot), self.query_one(AccuracyPlot)):
+        for plot in (self.loss_plot, self.accuracy_plot):
             plot.state = self.monitor
             plot.refresh()
-        self.query_one(GradCheckTable).clear()
-        self.query_one("#gradcheck-title", Static).update(GRADCHECK_HINT)
-        preview = self.query_one(DigitPreview)
+        self.gradcheck_table.clear()
+        self.gradcheck_title.update(GRADCHECK_HINT)
+        preview = self.preview
         preview.samples = None
         preview.page = preview.selected = 0
         preview.refresh()
@@ -316,8 +326,7 @@ class BackpropApp(App):
     # ---- views -----------------------------------------------------------------------------
 
     def _preview_action(self, act) -> None:
-        preview = self.query_one(DigitPreview)
-        act(preview)
+        act(self.preview)
         self.refresh_probabilities()
 
     def action_next_page(self) -> None:
@@ -336,19 +345,20 @@ class BackpropApp(App):
         self._preview_action(lambda p: p.toggle_mistakes())
 
     def action_log_scale(self) -> None:
-        plot = self.query_one(LossPlot)
+        plot = self.loss_plot
         plot.log_scale = not plot.log_scale
         plot.refresh()
 
     def action_smoothing(self) -> None:
-        plot = self.query_one(LossPlot)
+        plot = self.loss_plot
         plot.smoothing = not plot.smoothing
         plot.refresh()
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
         if tab == "settings":
-            self.query_one("#field-lr").focus()
+            if form := self.settings_form():
+                form.query_one("#field-lr").focus()
         else:
             self.set_focus(None)
 
