@@ -1,0 +1,406 @@
+"""A scripted stand-in for engine.trainer.Trainer, and helpers for driving the TUI in tests.
+
+ScriptedTrainer has the real trainer's controls but no worker thread: every
+control emits its events synchronously into the sink, and a test moves
+training forward explicitly with advance(n). Nothing burns CPU, so Textual's
+pilot (which waits for the CPU to go idle) stays fast, and every number the
+app shows is fixed: loss, accuracy, samples/s and the digits themselves.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from engine import events as ev
+from engine.config import TrainConfig
+from engine.dataset import Dataset, DatasetError
+from engine.gradcheck import GradCheckRow
+from tests.conftest import make_dataset
+
+IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
+    "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
+)
+SAMPLES_PER_S = 12_345.0  # shown as "12k/s"
+SAMPLE_COUNT = 40
+# Indices of the preview digits the scripted network gets wrong.
+MISTAKES = (5, 11, 17, 23, 29, 35)
+
+# Seven-segment strokes: a top, b upper right, c lower right, d bottom, e lower left, f upper left, g middle.
+SEGMENTS = {
+    0: "abcdef", 1: "bc", 2: "abged", 3: "abgcd", 4: "fgbc",
+    5: "afgcd", 6: "afgedc", 7: "abc", 8: "abcdefg", 9: "abcdfg",
+}
+
+
+def digit_image(digit: int, shift: int = 0) -> np.ndarray:
+    """A 28x28 uint8 picture of `digit` as thick seven-segment strokes with soft edges."""
+    img = np.zeros((28, 28), dtype=np.float64)
+    left, right, top, mid, bottom = 8 + shift, 18 + shift, 4, 13, 22
+    t = 3
+    boxes = {
+        "a": (top, top + t, left, right + t),
+        "g": (mid, mid + t, left, right + t),
+        "d": (bottom, bottom + t, left, right + t),
+        "f": (top, mid + t, left, left + t),
+        "b": (top, mid + t, right, right + t),
+        "e": (mid, bottom + t, left, left + t),
+        "c": (mid, bottom + t, right, right + t),
+    }
+    for segment in SEGMENTS[digit]:
+        r0, r1, c0, c1 = boxes[segment]
+        img[r0:r1, c0:c1] = 1.0
+    # A one-pixel soft halo, like an anti-aliased pen stroke.
+    halo = np.zeros_like(img)
+    halo[1:, :] = np.maximum(halo[1:, :], img[:-1, :])
+    halo[:-1, :] = np.maximum(halo[:-1, :], img[1:, :])
+    halo[:, 1:] = np.maximum(halo[:, 1:], img[:, :-1])
+    halo[:, :-1] = np.maximum(halo[:, :-1], img[:, 1:])
+    img = np.maximum(img, 0.35 * halo)
+    return np.round(img * 255).astype(np.uint8)
+
+
+def scripted_samples(iteration: int, count: int = SAMPLE_COUNT) -> ev.Samples:
+    """`count` test digits (labels 0-9 repeating); the ones in MISTAKES are predicted wrong."""
+    labels = np.arange(count) % 10
+    predictions = labels.copy()
+    mistakes = [i for i in MISTAKES if i < count]
+    predictions[mistakes] = (labels[mistakes] + 3) % 10
+    probabilities = np.zeros((count, 10))
+    for i in range(count):
+        confidence = 0.55 + 0.04 * (i % 10)  # 55% .. 91%
+        if predictions[i] == labels[i]:
+            probabilities[i] = (1 - confidence) / 9
+        else:
+            probabilities[i] = (1 - confidence - 0.25) / 8
+            probabilities[i, labels[i]] = 0.25
+        probabilities[i, predictions[i]] = confidence
+    images = np.stack([digit_image(int(label), shift=i % 3 - 1) for i, label in enumerate(labels)])
+    return ev.Samples(
+        images=ev.frozen_copy(images), labels=ev.frozen_copy(labels),
+        predictions=ev.frozen_copy(predictions), probabilities=ev.frozen_copy(probabilities),
+        iteration=iteration,
+    )
+
+
+def scripted_loss(iteration: int) -> float:
+    return 2.3 * math.exp(-iteration / 25) + 0.15 + 0.05 * math.sin(iteration)
+
+
+def scripted_accuracy(iteration: int) -> tuple[float, float]:
+    test = round(0.1 + 0.85 * (1 - math.exp(-iteration / 25)), 4)
+    return min(test + 0.02, 1.0), test
+
+
+def gradcheck_rows(sizes: list[int]) -> tuple[GradCheckRow, ...]:
+    """One passing row per tensor W1, b1, W2, b2, ... for a network of `sizes`."""
+    rows = []
+    for k, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        for name, shape in ((f"W{k}", (fan_in, fan_out)), (f"b{k}", (fan_out,))):
+            count = int(np.prod(shape))
+            rows.append(GradCheckRow(name, shape, count, count, 1.5e-10 * k, 4.0e-9 * k, 2.0e-7 * k,
+                                     k - 1 if name.startswith("W") else 0, True))
+    return tuple(rows)
+
+
+class ScriptedTrainer:
+    """The controls of engine.trainer.Trainer, emitting fixed events synchronously into `sink`.
+
+    Like the real one, a control that arrives before start() waits and runs after
+    the initial evaluation; a control after the run ended (finished, failed,
+    stopped) does nothing; set_* validate at once and raise ConfigError.
+    """
+
+    def __init__(self, dataset: Dataset, config: TrainConfig = TrainConfig(),
+                 sink: Callable[[ev.Event], None] = lambda event: None):
+        self.dataset = dataset
+        self.config = config
+        self._sink = sink
+        self.state = IDLE
+        self.iteration = 0
+        self.calls: list[str] = []  # every control called, in order
+        self.emitted: list[ev.Event] = []
+        self._queued: list[Callable[[], None]] = []
+        self._started = False
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.dataset.input_size, *self.config.hidden_sizes, self.dataset.num_classes]
+
+    @property
+    def architecture(self) -> str:
+        return "-".join(map(str, self.sizes))
+
+    @property
+    def alive(self) -> bool:
+        return self.state in (RUNNING, PAUSED, DIVERGED)
+
+    def _emit(self, event) -> None:
+        self.emitted.append(event)
+        self._sink(event)
+
+    def _command(self, name: str, run: Callable[[], None]) -> None:
+        self.calls.append(name)
+        if self.state == IDLE:
+            self._queued.append(run)
+        elif self.alive:
+            run()
+
+    # ---- controls ----------------------------------------------------------------------
+
+    def start(self, paused: bool = False) -> None:
+        self.calls.append("start")
+        if self._started:
+            raise RuntimeError("this trainer has already been started")
+        self._started = True
+        self.state = PAUSED if paused else RUNNING
+        self._emit(ev.Started(self.config, self.architecture, self.dataset.name,
+                              len(self.dataset.x_train), len(self.dataset.x_test), self.iteration))
+        if paused:
+            self._emit(ev.Paused(self.iteration))
+        train, test = scripted_accuracy(self.iteration)
+        self._emit(ev.EpochDone(0, self.iteration, train, test))
+        self._emit(scripted_samples(self.iteration))
+        queued, self._queued = self._queued, []
+        for run in queued:
+            run()
+
+    def pause(self) -> None:
+        self._command("pause", self._do_pause)
+
+    def resume(self) -> None:
+        self._command("resume", self._do_resume)
+
+    def step(self) -> None:
+        self._command("step", self._do_step)
+
+    def set_lr(self, lr: float) -> None:
+        self._set("lr", lr)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self._set("batch_size", batch_size)
+
+    def set_optimizer(self, name: str) -> None:
+        self._set("optimizer", name)
+
+    def set_gradcheck_every(self, iterations: int) -> None:
+        self._set("gradcheck_every", iterations)
+
+    def request_gradcheck(self) -> None:
+        self._command("gradcheck", self._do_gradcheck)
+
+    def request_evaluation(self) -> None:
+        self._command("evaluate", self._evaluate)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        self.calls.append("stop")
+        if self.state in (IDLE, RUNNING, PAUSED, DIVERGED):
+            self.state = STOPPED
+        return True
+
+    def join(self, timeout: float | None = None) -> bool:
+        return True
+
+    # ---- what a test drives ---------------------------------------------------------------
+
+    def advance(self, n: int = 1) -> None:
+        """Train n batches if running (a running worker would do so by itself)."""
+        for _ in range(n):
+            if self.state != RUNNING:
+                return
+            self._batch()
+
+    def diverge(self, loss: float = float("nan")) -> None:
+        self.state = DIVERGED
+        self._emit(ev.Diverged(self.iteration + 1, loss))
+
+    def fail(self, message: str = "RuntimeError: scripted failure") -> None:
+        self.state = FAILED
+        self._emit(ev.Failed(message))
+
+    def finish(self, seconds: float = 1.5) -> None:
+        self._evaluate()
+        self.state = FINISHED
+        self._emit(ev.Finished(self.iteration, seconds))
+
+    # ---- worker-side behaviour ------------------------------------------------------------
+
+    def _set(self, name: str, value) -> None:
+        self.config.with_changes(**{name: value})  # raises ConfigError, changing nothing
+        self._command(f"set_{name}", lambda: self._do_set(name, value))
+
+    def _do_set(self, name: str, value) -> None:
+        old = getattr(self.config, name)
+        if value == old:
+            return
+        self.config = self.config.with_changes(**{name: value})
+        self._emit(ev.ParamChanged(name, old, value, self.iteration))
+
+    def _do_pause(self) -> None:
+        if self.state == RUNNING:
+            self.state = PAUSED
+            self._emit(ev.Paused(self.iteration))
+
+    def _do_resume(self) -> None:
+        if self.state in (PAUSED, DIVERGED):
+            self.state = RUNNING
+            self._emit(ev.Resumed(self.iteration))
+
+    def _do_step(self) -> None:
+        self._do_pause()
+        self._batch()
+
+    def _do_gradcheck(self) -> None:
+        self._emit(ev.GradCheckDone(gradcheck_rows(self.sizes), self.iteration, 0.05))
+
+    def _evaluate(self) -> None:
+        train, test = scripted_accuracy(self.iteration)
+        self._emit(ev.Evaluated(self.iteration, train, test))
+        self._emit(scripted_samples(self.iteration))
+
+    def _batch(self) -> None:
+        self.iteration += 1
+        epoch = self.iteration * self.config.batch_size / len(self.dataset.x_train)
+        self._emit(ev.BatchDone(self.iteration, epoch, scripted_loss(self.iteration), self.config.lr, SAMPLES_PER_S))
+        if self.config.epochs is None and self.iteration >= self.config.iters:
+            self.finish()
+
+
+# ---- sessions and apps for tests ---------------------------------------------------------
+
+TOY = make_dataset(n_train=200, n_test=50, side=28)
+FAKE_CONFIG = TrainConfig(hidden_sizes=(50,), iters=1000, batch_size=100, preview_count=SAMPLE_COUNT)
+
+
+def toy_loader(name: str, data_dir=None, progress=None, **kwargs) -> Dataset:
+    return TOY
+
+
+class BlockingLoader:
+    """A loader that reports download progress, then waits for `release` before returning."""
+
+    def __init__(self, result: Dataset | Exception = TOY):
+        self.result = result
+        self.release = threading.Event()
+        self.called = threading.Event()
+
+    def __call__(self, name: str, data_dir=None, progress=None, **kwargs) -> Dataset:
+        if progress is not None:
+            progress(ev.DownloadProgress("train-images-idx3-ubyte.gz", 4_200_000, 9_912_422))
+        self.called.set()
+        self.release.wait(10)
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+def failing_loader(message: str) -> Callable[..., Dataset]:
+    def load(name: str, data_dir=None, progress=None, **kwargs) -> Dataset:
+        raise DatasetError(message)
+    return load
+
+
+def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer):
+    from tui.app import BackpropApp
+    from tui.session import Session
+
+    return BackpropApp(Session(config, trainer_factory=trainer_factory, loader=loader))
+
+
+def stop_ticking(app) -> None:
+    """Stop the app's 0.1 s queue-draining timer; tests then drain with settle().
+
+    run_test() shuts the app down while its timers still run: Textual removes the
+    screens' widgets first and stops the app's timers after that, and a tick in
+    between raises NoMatches (StatusBar is gone). A real quit (app.exit()) stops
+    the timers first, so only tests need this.
+    """
+    for timer in list(app._timers):
+        if getattr(timer, "_callback", None) == app.tick:
+            timer.stop()
+
+
+@contextlib.asynccontextmanager
+async def running(app, size: tuple[int, int] = (120, 40), wait_ready: bool = True, ticking: bool = False):
+    """run_test() that waits for the dataset, then (unless `ticking`) stops the 0.1 s timer.
+
+    With the scripted trainer nothing arrives between the test's own calls, so
+    settle() drains the queue exactly when needed and the timer would only add
+    CPU noise that makes Pilot wait longer for idle. Tests of the timer itself,
+    of loading and of the real engine keep it (wait_ready=False or ticking=True).
+    """
+    async with app.run_test(size=size) as pilot:
+        try:
+            if wait_ready:
+                await ready(pilot)
+                if not ticking:
+                    stop_ticking(app)
+            yield pilot
+        finally:
+            stop_ticking(app)
+
+
+def run_async(test):
+    """Run an async test function with asyncio (no pytest-asyncio needed)."""
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+    return wrapper
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+    """Let the app run (its 0.1 s tick included) until predicate() holds; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}; "
+                                 f"monitor state {pilot.app.monitor.state!r}")
+        await pilot.pause(0.05)
+
+
+async def settle(pilot) -> None:
+    """Drain the event queue now (what the 0.1 s timer does) and let the app redraw."""
+    pilot.app.tick()
+    await pilot.pause()
+
+
+async def ready(pilot) -> None:
+    """Wait until the dataset is loaded and the app shows the idle state."""
+    await wait_until(pilot, lambda: pilot.app.monitor.state == "idle" and pilot.app.trainer is not None,
+                     what="the dataset to load")
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys, then drain what the scripted trainer emitted."""
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+def status_text(app) -> str:
+    from tui.widgets.status_bar import StatusBar
+
+    return str(app.query_one(StatusBar).render())
+
+
+def message_text(app) -> str:
+    from tui.widgets.message_bar import MessageBar
+
+    return str(app.query_one(MessageBar).render())
+
+
+def notifications(app) -> list:
+    return list(app._notifications)
+
+
+def screen_text(app) -> str:
+    """The characters on the app's screen, one line per row (what export_screenshot draws)."""
+    from textual._context import visible_screen_stack
+
+    visible_screen_stack.set(app._background_screens)
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
