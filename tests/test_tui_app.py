@@ -214,9 +214,6 @@ async def test_live_settings_from_the_form():
         assert [m.label for m in app.monitor.markers] == ["batch 100→25", "opt sgd→adam"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app bug: on_settings_form_submitted returns early when the value equals the pending one, "
-    "so an error note from a refused value stays up after the field holds a valid value again"))
 @run_async
 async def test_error_note_clears_when_the_field_is_valid_again():
     app = fake_app()
@@ -626,9 +623,6 @@ async def test_real_engine_step_and_reset():
         await wait_until(pilot, lambda: app.monitor.iteration == 1, what="a step of the new run")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app bug: g and e after the run ended queue a command for a worker that has exited: "
-    "nothing happens and nothing says so"))
 @run_async
 async def test_real_engine_gradcheck_after_the_run_ended_is_not_ignored():
     app = real_app()
@@ -642,9 +636,6 @@ async def test_real_engine_gradcheck_after_the_run_ended_is_not_ignored():
         assert app.monitor.gradcheck or len(notifications(app)) > before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app bug: ]/[ compute the new rate from monitor.config.lr, which only changes when the trainer's "
-    "ParamChanged arrives; before the run starts the trainer queues the change, so ] ] asks for 0.2 twice"))
 @run_async
 async def test_real_engine_lr_keys_before_start_compound():
     app = real_app(REAL.with_changes(iters=10_000))

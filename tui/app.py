@@ -205,7 +205,7 @@ class BackpropApp(App):
             self.session.load()
 
     def refresh_status(self) -> None:
-        self.status_bar.show(self.monitor)
+        self.status_bar.show(self.monitor, self.pending.lr)
         self.message_bar.show(self.monitor)
 
     def refresh_probabilities(self) -> None:
@@ -243,18 +243,21 @@ class BackpropApp(App):
             self.trainer.step()
 
     def action_gradcheck(self) -> None:
-        if self.trainer is not None and self.session.ensure_started(paused=True):
+        if self._can_train():
+            self.session.ensure_started(paused=True)
             self.trainer.request_gradcheck()
 
     def action_evaluate(self) -> None:
-        if self.trainer is not None and self.session.ensure_started(paused=True):
+        if self._can_train():
+            self.session.ensure_started(paused=True)
             self.trainer.request_evaluation()
 
+    # From the settings the user has asked for, which may still wait for the next batch.
     def action_lr_down(self) -> None:
-        self._set_live("lr", self.monitor.config.lr / LR_FACTOR)
+        self._set_live("lr", self.pending.lr / LR_FACTOR)
 
     def action_lr_up(self) -> None:
-        self._set_live("lr", self.monitor.config.lr * LR_FACTOR)
+        self._set_live("lr", self.pending.lr * LR_FACTOR)
 
     def _set_live(self, name: str, value) -> bool:
         """Hand a live setting to the trainer; False (with the reason shown) when it is refused."""
@@ -278,7 +281,8 @@ class BackpropApp(App):
     def on_settings_form_submitted(self, message: SettingsForm.Submitted) -> None:
         form = message.form
         if message.value == getattr(self.pending, message.field):
-            return  # unchanged (a Select also reports its initial value)
+            form.show_note(message.field, "")  # unchanged (a Select also reports its initial value)
+            return
         if BY_NAME[message.field].live:
             self._set_live(message.field, message.value)
             return

@@ -30,12 +30,14 @@ def rate(samples_per_s: float) -> str:
 class StatusBar(Static):
     """One line, redrawn every tick: updated without a re-layout of the screen."""
 
-    def show(self, state: MonitorState) -> None:
-        self.update(render_status(state), layout=False)
+    def show(self, state: MonitorState, requested_lr: float | None = None) -> None:
+        self.update(render_status(state, requested_lr), layout=False)
 
 
-def render_status(state: MonitorState) -> Text:
+def render_status(state: MonitorState, requested_lr: float | None = None) -> Text:
+    """`requested_lr`: a rate asked for that the trainer has not applied yet (shown as lr old→new)."""
     config = state.config
+    lr = state.lr or config.lr
     total = f"{config.epochs} epochs" if config.epochs else f"{config.iters:,}"
     parts = [
         (f" {state.state.upper()} ", STATE_STYLES.get(state.state, "bold") + " reverse"),
@@ -43,7 +45,7 @@ def render_status(state: MonitorState) -> Text:
         (state.architecture or "-".join(map(str, config.hidden_sizes)), ""),
         (f" · iter {state.iteration:,}/{total}", ""),
         (f" · ep {state.epoch:.1f}", ""),
-        (f" · lr {state.lr or config.lr:g}", "bold"),
+        (f" · lr {lr:g}" + (f"→{requested_lr:g}" if requested_lr not in (None, lr) else ""), "bold"),
     ]
     if state.latest_accuracy is not None:
         parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
