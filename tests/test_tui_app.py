@@ -23,6 +23,7 @@ from tests.fake_trainer import (
     message_text, notifications, press, ready, run_async, running, screen_text, settle, status_text, wait_until,
 )
 from tui.app import BackpropApp
+from tui.session import Session
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.dataset_screen import DatasetScreen
 from tui.screens.help_screen import HelpScreen, key_label
@@ -645,3 +646,18 @@ async def test_real_engine_lr_keys_before_start_compound():
         await wait_until(pilot, lambda: app.monitor.iteration == 1, what="one step")
         await pilot.pause(0.2)
         assert app.trainer.config.lr == pytest.approx(0.4)
+
+
+@run_async
+async def test_unverified_data_is_one_notification():
+    def loader(name, data_dir, progress=None, warn=None):
+        for kind in ("train images", "train labels"):
+            warn(f"{kind}: matches no published checksum")
+        return make_dataset(side=28)
+
+    app = BackpropApp(Session(TrainConfig(iters=10), loader=loader, trainer_factory=ScriptedTrainer))
+    async with running(app, ticking=True) as pilot:
+        await wait_until(pilot, lambda: app.monitor.state == "idle", what="the data")
+        toasts = [n for n in notifications(app) if n.title == "Unverified data"]
+        assert len(toasts) == 1 and len(app.monitor.warnings) == 2
+        assert not app.message_bar.display

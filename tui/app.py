@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from engine import events as ev
 from engine.config import ConfigError
 
-from .messages import DatasetReady, DatasetUnavailable
+from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
@@ -190,6 +190,10 @@ class BackpropApp(App):
         elif isinstance(event, ev.ParamChanged) and (form := self.settings_form()):
             form.set_value(event.name, event.new)
             form.show_note(event.name, f"applied at iteration {event.iteration:,}")
+        elif isinstance(event, DatasetWarning) and len(self.monitor.warnings) == 1:  # one toast for all files
+            self.notify("Files in the data folder match no published checksum; they were used after checking "
+                        "their structure. `python -m engine train --data-dir ...` prints each one.",
+                        title="Unverified data", severity="warning", timeout=10)
         elif isinstance(event, DatasetUnavailable):
             self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._retry_load)
         elif isinstance(event, DatasetReady) and (form := self.settings_form()):

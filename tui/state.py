@@ -48,7 +48,7 @@ class MonitorState:
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
     message: str = ""  # the last error or warning, shown in the message bar
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the data; the app shows them as a notification
     download: ev.DownloadProgress | None = None
     running_seconds: float = 0.0  # time spent running, pauses excluded
     _running_since: float | None = None
@@ -98,9 +98,7 @@ class MonitorState:
 
     def _on_DatasetWarning(self, e: DatasetWarning) -> set[str]:
         self.warnings.append(e.message)
-        self.message = (f"unverified data: {len(self.warnings)} file(s) match no published checksum "
-                        "(used after checking their structure)")
-        return {"status"}
+        return set()
 
     def _on_DownloadProgress(self, e: ev.DownloadProgress) -> set[str]:
         self.download = e

@@ -19,7 +19,7 @@ from textual.widget import Widget
 
 from engine.events import Samples
 
-GRAY_LEVELS = 32  # shades per pixel; terminals without truecolor reduce them further anyway
+GRAY_LEVELS = 16  # shades per pixel: enough for digits, and far fewer style runs to draw
 GAP = 1  # columns between digits
 CAPTION_ROWS = 1
 
@@ -140,10 +140,10 @@ class DigitPreview(Widget):
         cells = [self._cell(int(i), start + k == self.selected) for k, i in enumerate(shown)]
         for r in range(0, len(cells), columns):
             grid.add_row(*cells[r : r + columns])
-        total = len(samples.labels)
-        what = f"mistakes among the first {total} test digits" if self.mistakes_only else "test digits"
-        header = Text(f"{what}: {start + 1}-{start + len(shown)} of {len(visible)} "
-                      f"· page {self.page + 1}/{self.pages} · iteration {samples.iteration:,}", style="dim")
+        what = "mistakes" if self.mistakes_only else "test digits"
+        among = f" (in the first {len(samples.labels)})" if self.mistakes_only else ""
+        header = Text(f"{what} {start + 1}-{start + len(shown)} of {len(visible)}{among} "
+                      f"· page {self.page + 1}/{self.pages}", style="dim")
         return Group(header, grid)
 
     def _cell(self, i: int, selected: bool) -> Group:

@@ -20,9 +20,9 @@ class LossPlot(TimedPlot):
             if self.smoothing:
                 sx, sy = envelope(state.iterations, state.smoothed, columns, mean=True)
                 plt.plot(sx, sy, marker="braille", color="orange", label="EMA")
-            top = float(max(y))
+            bottom = float(min(y))  # labels at the foot of their line, clear of the legend
             for marker in state.markers:
                 plt.vline(marker.iteration, color="magenta")
-                plt.text(marker.label, marker.iteration, top, color="magenta")
+                plt.text(marker.label, marker.iteration, bottom, color="magenta")
             plt.yscale("log" if self.log_scale else "linear")
             iteration_axis(plt, state.iterations[-1], self.size.width)
