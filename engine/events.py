@@ -100,6 +100,20 @@ class Finished:
 
 
 @dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    iteration: int
+
+
+@dataclass(frozen=True)
+class CheckpointFailed:
+    """The checkpoint could not be written; training goes on."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Failed:
     message: str
 
@@ -116,6 +130,7 @@ class DownloadProgress:
 Event = (
     Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples
     | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
+    | CheckpointSaved | CheckpointFailed
 )
 
 

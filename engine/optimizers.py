@@ -9,6 +9,8 @@ import numpy as np
 
 
 class SGD:
+    SLOTS: tuple[str, ...] = ()  # per-parameter state, saved in checkpoints
+
     def __init__(self, lr: float = 0.01):
         self.lr = lr
 
@@ -18,6 +20,8 @@ class SGD:
 
 
 class Momentum:
+    SLOTS = ("v",)
+
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
         self.lr, self.momentum = lr, momentum
         self.v = None
@@ -33,6 +37,8 @@ class Momentum:
 
 
 class AdaGrad:
+    SLOTS = ("h",)
+
     def __init__(self, lr: float = 0.01):
         self.lr = lr
         self.h = None
@@ -48,6 +54,8 @@ class AdaGrad:
 
 class Adam:
     """Adam (Kingma & Ba, 2015) with the bias correction folded into the step size, as the book does."""
+
+    SLOTS = ("m", "v")
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999):
         self.lr, self.beta1, self.beta2 = lr, beta1, beta2
@@ -76,3 +84,23 @@ def make_optimizer(name: str, lr: float):
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
     return OPTIMIZERS[name](lr=lr)
+
+
+def optimizer_state(optimizer) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Arrays keyed "slot/param" (empty before the first update) and scalars (Adam's step count)."""
+    arrays = {
+        f"{slot}/{key}": array
+        for slot in optimizer.SLOTS
+        if getattr(optimizer, slot) is not None
+        for key, array in getattr(optimizer, slot).items()
+    }
+    return arrays, ({"iter": optimizer.iter} if hasattr(optimizer, "iter") else {})
+
+
+def restore_optimizer(optimizer, arrays: dict[str, np.ndarray], scalars: dict[str, int]) -> None:
+    """Put back what optimizer_state() returned (for the same optimizer type)."""
+    for slot in optimizer.SLOTS:
+        found = {key.split("/", 1)[1]: a.copy() for key, a in arrays.items() if key.split("/", 1)[0] == slot}
+        setattr(optimizer, slot, found or None)
+    for name, value in scalars.items():
+        setattr(optimizer, name, int(value))

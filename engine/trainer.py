@@ -21,9 +21,10 @@ from . import events as ev
 from .config import TrainConfig
 from .dataset import Dataset
 from .functions import as_float, softmax
+from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
 from .gradcheck import GradCheckCancelled, gradient_check
 from .network import Network
-from .optimizers import make_optimizer
+from .optimizers import make_optimizer, optimizer_state, restore_optimizer
 
 IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
     "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
@@ -108,6 +109,49 @@ class Trainer:
     def request_evaluation(self) -> None:
         self._queue("evaluate")
 
+    def request_checkpoint(self, path) -> None:
+        """Save a checkpoint between batches (emits CheckpointSaved, or CheckpointFailed)."""
+        self._queue("checkpoint", path)
+
+    def checkpoint(self) -> Checkpoint:
+        """The state to continue from (call it from the worker, or while no worker runs)."""
+        arrays, scalars = optimizer_state(self.optimizer)
+        return Checkpoint(
+            config=self.config,
+            architecture=self.network.architecture,
+            iteration=self.iteration,
+            epochs_done=self.epochs_done,
+            cursor=self._cursor,
+            order=self._order.copy(),
+            rng_state=self._rng.bit_generator.state,
+            params={k: p.copy() for k, p in self.network.params.items()},
+            optimizer_arrays={k: a.copy() for k, a in arrays.items()},
+            optimizer_scalars=scalars,
+        )
+
+    @classmethod
+    def resume(cls, dataset: Dataset, checkpoint: Checkpoint, sink=lambda event: None,
+               config: TrainConfig | None = None) -> "Trainer":
+        """A trainer that continues from `checkpoint` (optionally with changed settings, same network)."""
+        config = config or checkpoint.config
+        trainer = cls(dataset, config, sink)
+        if trainer.network.architecture != checkpoint.architecture or config.activation != checkpoint.config.activation:
+            raise CheckpointError(
+                f"the checkpoint is for a {checkpoint.architecture} {checkpoint.config.activation} network; "
+                f"these settings and data make {trainer.network.architecture} {config.activation}"
+            )
+        if len(checkpoint.order) != len(dataset.x_train):
+            raise CheckpointError(f"the checkpoint was trained on {len(checkpoint.order):,} samples; "
+                                  f"this dataset has {len(dataset.x_train):,}")
+        for key, p in trainer.network.params.items():
+            np.copyto(p, checkpoint.params[key])
+        if config.optimizer == checkpoint.config.optimizer:
+            restore_optimizer(trainer.optimizer, checkpoint.optimizer_arrays, checkpoint.optimizer_scalars)
+        trainer.iteration, trainer.epochs_done = checkpoint.iteration, checkpoint.epochs_done
+        trainer._order, trainer._cursor = checkpoint.order.copy(), checkpoint.cursor
+        trainer._rng.bit_generator.state = checkpoint.rng_state
+        return trainer
+
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the worker and wait for it; True when it has ended within `timeout`."""
         with self._wake:
@@ -156,7 +200,7 @@ class Trainer:
                                   len(self.dataset.x_train), len(self.dataset.x_test), self.iteration))
             if self.state == PAUSED:
                 self._emit(ev.Paused(self.iteration))
-            self._evaluate(epoch_end=True)
+            self._evaluate(epoch_end=self.iteration == 0)  # a resumed run re-scores, without a new epoch point
             while not self._done():
                 self._run_commands()
                 if self.state != RUNNING:
@@ -239,6 +283,14 @@ class Trainer:
 
     def _do_evaluate(self) -> None:
         self._evaluate(epoch_end=False)
+
+    def _do_checkpoint(self, path) -> None:
+        try:
+            save_checkpoint(path, self.checkpoint())
+        except OSError as exc:  # a full disk must not end the run
+            self._emit(ev.CheckpointFailed(str(path), f"{exc.strerror or exc}"))
+            return
+        self._emit(ev.CheckpointSaved(str(path), self.iteration))
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
         n = len(self._order)
