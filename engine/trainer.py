@@ -130,7 +130,7 @@ class Trainer:
         )
 
     @classmethod
-    def resume(cls, dataset: Dataset, checkpoint: Checkpoint, sink=lambda event: None,
+    def from_checkpoint(cls, dataset: Dataset, checkpoint: Checkpoint, sink=lambda event: None,
                config: TrainConfig | None = None) -> "Trainer":
         """A trainer that continues from `checkpoint` (optionally with changed settings, same network)."""
         config = config or checkpoint.config

@@ -31,7 +31,7 @@ def test_two_epochs_equal_one_epoch_then_resume_then_one(tmp_path, optimizer, lr
     first = Trainer(toy, config.with_changes(epochs=1))
     run(first)
     save_checkpoint(tmp_path / "ck.npz", first.checkpoint())
-    resumed = Trainer.resume(toy, load_checkpoint(tmp_path / "ck.npz"), config=config)
+    resumed = Trainer.from_checkpoint(toy, load_checkpoint(tmp_path / "ck.npz"), config=config)
     resumed_log = run(resumed)
 
     for key, p in straight.network.params.items():
@@ -49,7 +49,7 @@ def test_resume_mid_epoch_continues_the_same_shuffle(tmp_path):
     first = Trainer(toy, BASE.with_changes(iters=27))
     run(first)
     save_checkpoint(tmp_path / "ck.npz", first.checkpoint())
-    resumed = Trainer.resume(toy, load_checkpoint(tmp_path / "ck.npz"), config=BASE.with_changes(iters=50))
+    resumed = Trainer.from_checkpoint(toy, load_checkpoint(tmp_path / "ck.npz"), config=BASE.with_changes(iters=50))
     run(resumed)
     assert resumed.iteration == 50
     for key, p in straight.network.params.items():
@@ -113,6 +113,6 @@ def test_other_architecture_is_refused_with_both_named(tmp_path):
     run(trainer)
     checkpoint = trainer.checkpoint()
     with pytest.raises(CheckpointError, match="16-8-10 relu.*16-12-10 relu"):
-        Trainer.resume(toy, checkpoint, config=BASE.with_changes(hidden_sizes=(12,)))
+        Trainer.from_checkpoint(toy, checkpoint, config=BASE.with_changes(hidden_sizes=(12,)))
     with pytest.raises(CheckpointError, match="trained on 400 samples; this dataset has 100"):
-        Trainer.resume(make_dataset(n_train=100), checkpoint)
+        Trainer.from_checkpoint(make_dataset(n_train=100), checkpoint)
