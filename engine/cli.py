@@ -7,23 +7,33 @@ from __future__ import annotations
 
 import argparse
 import queue
+import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from . import events as ev
+from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
 from .dataset import Dataset, DatasetError
 from .events import DownloadProgress
-from .loader import cache_dir, cached_files, load_dataset, verify_cached
-from .registry import REGISTRY
+from .export import export_run
 from .functions import as_float
 from .gradcheck import ATOL, RTOL, gradient_check
+from .loader import cache_dir, cached_files, load_dataset, verify_cached
 from .network import Network
 from .options import (
-    add_data_options, add_model_options, add_training_options, config_from_args, describe, parse_hidden,
+    add_data_options,
+    add_model_options,
+    add_training_options,
+    config_from_args,
+    describe,
+    parse_hidden,
 )
+from .registry import REGISTRY
+from .runs import RunLog, latest_checkpoint, new_run_dir, truncate_log
 from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -36,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a network and print accuracy each epoch",
                                 description="Train a network, printing loss and accuracy each epoch.")
     add_training_options(train)
+    train.add_argument("--runs-dir", default="runs", metavar="DIR",
+                       help="where run directories (event log, checkpoints) are written (default: %(default)s)")
+    train.add_argument("--resume", metavar="RUN",
+                       help="continue a run from its latest checkpoint (a run directory, or its name in --runs-dir) "
+                       "with its saved settings; --iters or --epochs changes its length")
     check = commands.add_parser("gradcheck", help="compare backprop and numerical gradients",
                                 description="Compare backprop gradients with central differences, per parameter.")
     add_data_options(check)
@@ -44,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="training samples to check on (default: %(default)s, as the book)")
     check.add_argument("--sample", type=int, metavar="K",
                        help="check at most K random elements per tensor (default: all)")
+    export = commands.add_parser("export", help="write a run's metrics as CSV or JSON lines",
+                                 description="Write a run's metrics in a form pandas reads directly.")
+    export.add_argument("run", metavar="RUN", help="a run directory")
+    form = export.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="metrics.csv and gradcheck.csv (the default)")
+    form.add_argument("--jsonl", action="store_true", help="metrics.jsonl: one record per batch or evaluation")
     data = commands.add_parser("data", help="list, fetch or verify cached datasets",
                                description=f"Manage the dataset cache ({cache_dir()}; set BACKPROP_TUI_DATA "
                                "to move it).")
@@ -59,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "data":
         return data_command(args)
+    if args.command == "export":
+        return export_command(args)
+    checkpoint = run_dir = None
+    if args.command == "train" and args.resume:
+        try:
+            run_dir = resolve_run(args.resume, args.runs_dir)
+            checkpoint = latest_checkpoint(run_dir, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+        except CheckpointError as exc:
+            print(f"error: cannot resume: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        args.dataset = checkpoint.config.dataset
     try:
         config = config_from_args(args) if args.command == "train" else TrainConfig(
             dataset=args.dataset, hidden_sizes=parse_hidden(args.hidden), activation=args.activation,
@@ -69,8 +101,21 @@ def main(argv: list[str] | None = None) -> int:
         args.subparsers[args.command].error(describe(exc))  # exits with status 2
     try:
         dataset = load_data(args)
-        return train(dataset, config) if args.command == "train" else gradcheck(dataset, config, args.sample)
-    except DatasetError as exc:
+        if args.command == "gradcheck":
+            return gradcheck(dataset, config, args.sample)
+        if checkpoint is not None:
+            # The run's own settings, except a new length when --iters or --epochs is given.
+            length = {"iters": args.iters, "epochs": None} if args.iters is not None else (
+                {"epochs": args.epochs} if args.epochs is not None else {})
+            resumed = checkpoint.config.with_changes(**length)
+            truncate_log(run_dir, checkpoint.iteration)  # records after the checkpoint will be made again
+            trainer_for = lambda sink: Trainer.from_checkpoint(dataset, checkpoint, sink, resumed)  # noqa: E731
+        else:
+            architecture = "-".join(map(str, (dataset.input_size, *config.hidden_sizes, dataset.num_classes)))
+            run_dir = new_run_dir(args.runs_dir, config, architecture)
+            trainer_for = lambda sink: Trainer(dataset, config, sink)  # noqa: E731
+        return train(dataset, trainer_for, run_dir)
+    except (DatasetError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
@@ -137,15 +182,29 @@ class TextProgress:
             self.shown = -1
 
 
-def train(dataset: Dataset, config: TrainConfig) -> int:
-    """Run the trainer, printing from this thread what the worker reports through a queue."""
+def resolve_run(name: str, runs_dir: str) -> Path:
+    for candidate in (Path(name), Path(runs_dir) / name):
+        if (candidate / "checkpoints").is_dir():
+            return candidate
+    raise CheckpointError(f"no run directory {name!r} (looked in . and {runs_dir})")
+
+
+def train(dataset: Dataset, trainer_for, run_dir: Path) -> int:
+    """Run the trainer, logging to `run_dir` and printing from this thread what the worker reports."""
     inbox: queue.Queue = queue.Queue()
-    trainer = Trainer(dataset, config, inbox.put)
+    log = RunLog(run_dir, inbox.put)
+    trainer = trainer_for(log)
+    log.attach(trainer)
+    config = trainer.config
     print(f"{dataset.name}: {len(dataset.x_train):,} train / {len(dataset.x_test):,} test; "
           f"network {trainer.network.architecture} {config.activation}, {config.optimizer} lr {config.lr}, "
           f"batch {config.batch_size}, {_length(config)}, {config.dtype}, seed {config.seed}")
+    print(f"run directory: {run_dir}" + (f" (resumed at iteration {trainer.iteration:,})" if trainer.iteration else ""))
     epoch_losses: list[float] = []
     last = accuracy = None
+    # A hang-up or kill (SIGTERM) ends the run like ctrl+c: checkpoint, then exit.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     trainer.start()
     try:
         while True:
@@ -167,24 +226,53 @@ def train(dataset: Dataset, config: TrainConfig) -> int:
                 accuracy = event
             elif isinstance(event, ev.GradCheckDone):
                 print_gradcheck(event.rows, f"gradient check at iteration {event.iteration}")
+            elif isinstance(event, ev.CheckpointFailed):
+                print(f"warning: checkpoint {event.path} not written: {event.message}", file=sys.stderr)
             elif isinstance(event, ev.Diverged):
                 print(f"error: training diverged at iteration {event.iteration} (loss {event.loss}); "
                       "try a smaller --lr", file=sys.stderr)
-                trainer.stop()
-                return EXIT_FAILURE
+                return _stop(trainer, log, EXIT_FAILURE)
             elif isinstance(event, ev.Failed):
                 print(f"error: training failed: {event.message}", file=sys.stderr)
-                return EXIT_FAILURE
+                return _stop(trainer, log, EXIT_FAILURE)
             elif isinstance(event, ev.Finished):
                 break
     except KeyboardInterrupt:
-        trainer.stop()
-        print(f"\ninterrupted at iteration {trainer.iteration:,}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"\ninterrupted at iteration {trainer.iteration:,}; resume with: "
+              f"python -m engine train --resume {run_dir}", file=sys.stderr)
+        return _stop(trainer, log, EXIT_INTERRUPTED)
+    _stop(trainer, log, EXIT_OK)
     seconds = event.seconds
     print(f"done: {event.iteration:,} iterations in {seconds:.1f} s "
           f"({event.iteration * config.batch_size / seconds:,.0f} samples/s); "
           f"train acc {accuracy.train_acc:.4f}, test acc {accuracy.test_acc:.4f}")
+    return EXIT_OK
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop(trainer: Trainer, log: RunLog, status: int) -> int:
+    """Stop the worker, save a checkpoint of where it stopped, close the log; return `status`."""
+    trainer.stop()
+    try:
+        log.save_now(trainer.checkpoint())
+    except OSError as exc:
+        print(f"warning: final checkpoint not written: {exc}", file=sys.stderr)
+    log.close()
+    return status
+
+
+def export_command(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run)
+    try:
+        written = export_run(run_dir, "jsonl" if args.jsonl else "csv")
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot export {run_dir}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    for path in written:
+        print(path)
     return EXIT_OK
 
 

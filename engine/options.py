@@ -41,8 +41,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, metavar="N",
                         help="samples per batch (default: %(default)s)")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--iters", type=int, default=DEFAULTS.iters, metavar="N",
-                        help="batches to train (default: %(default)s)")
+    length.add_argument("--iters", type=int, metavar="N",
+                        help=f"batches to train (default: {DEFAULTS.iters})")
     length.add_argument("--epochs", type=int, metavar="N", help="train N passes over the data instead of --iters")
     parser.add_argument("--dtype", default=DEFAULTS.dtype, choices=["float32", "float64"],
                         help="training precision (default: %(default)s; gradient checks always use float64)")
@@ -84,7 +84,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         optimizer=args.optimizer,
         lr=lr,
         batch_size=args.batch_size,
-        iters=args.iters,
+        iters=DEFAULTS.iters if args.iters is None else args.iters,
         epochs=args.epochs,
         seed=args.seed,
         dtype=args.dtype,

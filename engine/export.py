@@ -1,0 +1,61 @@
+"""Export a run's metrics for pandas: one row per iteration, and one per grad-check tensor.
+
+metrics.csv / metrics.jsonl: iteration, epoch, loss, lr, train_acc, test_acc (empty / null
+where a row has no such value: accuracy exists only where an evaluation ran).
+gradcheck.csv / gradcheck.jsonl: iteration, name, shape, count, checked, mean_abs_diff,
+max_abs_diff, max_rel_error, kinks, passed.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from .atomic import write_bytes_atomic
+from .runs import read_events
+
+METRICS = ("iteration", "epoch", "loss", "lr", "train_acc", "test_acc")
+GRADCHECK = ("iteration", "name", "shape", "count", "checked", "mean_abs_diff", "max_abs_diff",
+             "max_rel_error", "kinks", "passed")
+
+
+def tables(run_dir: Path) -> tuple[list[dict], list[dict]]:
+    """(metric rows by iteration, grad-check rows) from the run's event log."""
+    metrics: dict[int, dict] = {}
+    gradcheck: list[dict] = []
+    for record in read_events(run_dir):
+        kind = record["event"]
+        if kind in ("BatchDone", "EpochDone", "Evaluated"):
+            row = metrics.setdefault(record["iteration"], dict.fromkeys(METRICS))
+            row["iteration"] = record["iteration"]
+            if kind == "BatchDone":
+                row.update(epoch=record["epoch"], loss=record["loss"], lr=record["lr"])
+            else:
+                row.update(train_acc=record["train_acc"], test_acc=record["test_acc"])
+                if kind == "EpochDone" and row["epoch"] is None:
+                    row["epoch"] = record["epoch"]
+        elif kind == "GradCheckDone":
+            for r in record["rows"]:
+                gradcheck.append({"iteration": record["iteration"], **{k: r[k] for k in GRADCHECK[1:]},
+                                  "shape": "x".join(map(str, r["shape"]))})
+    return [metrics[i] for i in sorted(metrics)], gradcheck
+
+
+def export_run(run_dir: Path, form: str = "csv") -> list[Path]:
+    """Write the tables into the run directory as `form` ("csv" or "jsonl"); return the paths."""
+    metrics, gradcheck = tables(run_dir)
+    written = []
+    for name, columns, rows in (("metrics", METRICS, metrics), ("gradcheck", GRADCHECK, gradcheck)):
+        path = Path(run_dir) / f"{name}.{form}"
+        if form == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows([{k: row[k] for k in columns} for row in rows])
+            text = buffer.getvalue()
+        else:
+            text = "".join(json.dumps({k: row[k] for k in columns}) + "\n" for row in rows)
+        write_bytes_atomic(path, text.encode())
+        written.append(path)
+    return written

@@ -1,0 +1,153 @@
+"""Run directories: the event log, checkpoints, a killed run, resume, export."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.export import export_run
+from engine.idx import write_idx
+from engine.runs import KEEP, TruncatedLogWarning, checkpoints, latest_checkpoint, read_events
+from tests.conftest import make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    toy = make_dataset(n_train=400, n_test=100, side=28)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", toy.x_train.reshape(-1, 28, 28))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", toy.t_train)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", toy.x_test.reshape(-1, 28, 28))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", toy.t_test)
+    return folder
+
+
+def train(data_dir, runs, *extra) -> int:
+    return main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16",
+                 "--batch-size", "40", "--weight-init", "he", *extra])
+
+
+def only_run(runs: Path) -> Path:
+    (run,) = list(runs.iterdir())
+    return run
+
+
+def batch_iterations(run: Path) -> list[int]:
+    return [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"]
+
+
+def test_a_run_writes_config_log_and_the_last_checkpoints(data_dir, tmp_path, capsys):
+    assert train(data_dir, tmp_path / "runs", "--iters", "55") == 0
+    run = only_run(tmp_path / "runs")
+    assert json.loads((run / "config.json").read_text())["iters"] == 55
+    assert batch_iterations(run) == list(range(1, 56))
+    names = [p.name for p in checkpoints(run)]
+    assert len(names) == KEEP and names[-1] == "ckpt-000000055.npz"  # epochs end at 10, 20, ...; then the end
+    assert latest_checkpoint(run).iteration == 55
+    assert f"run directory: {run}" in capsys.readouterr().out
+
+
+def test_killed_run_keeps_its_log_and_a_checkpoint_and_resumes_seamlessly(data_dir, tmp_path):
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "engine", "train", "--data-dir", str(data_dir), "--runs-dir", str(runs),
+               "--hidden", "16", "--batch-size", "40", "--weight-init", "he", "--iters", "10000000"]
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = list(runs.glob("*/checkpoints/*.npz"))
+            if len(found) >= 2:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run wrote no checkpoints within 60 s")
+        time.sleep(1.5)
+        run = only_run(runs)
+        log = run / "events.jsonl"
+        child.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert killed_at - log.stat().st_mtime < 1.5  # flushed within the last second before the kill
+    iterations = batch_iterations(run)
+    assert iterations == list(range(1, len(iterations) + 1))
+    checkpoint = latest_checkpoint(run)
+    assert 0 < checkpoint.iteration <= iterations[-1]
+
+    target = iterations[-1] + 30  # sooner than the 10 million the killed run asked for
+    assert main(["train", "--resume", str(run), "--data-dir", str(data_dir), "--iters", str(target)]) == 0
+    assert batch_iterations(run) == list(range(1, target + 1))  # one curve: no gap, no repeat
+
+
+def test_resume_continues_without_gap_or_repeat(data_dir, tmp_path):
+    runs = tmp_path / "runs"
+    assert train(data_dir, runs, "--iters", "25") == 0
+    run = only_run(runs)
+    with open(run / "events.jsonl", "a") as f:  # records a crash left after the last checkpoint
+        f.write(json.dumps({"event": "BatchDone", "iteration": 26, "epoch": 2.6, "loss": 1.0, "lr": 0.1,
+                            "samples_per_s": 1.0}) + "\n")
+    os.remove(checkpoints(run)[-1])  # the newest checkpoint (25) is gone: resume from 20
+    assert main(["train", "--resume", run.name, "--runs-dir", str(runs), "--data-dir", str(data_dir)]) == 0
+    assert batch_iterations(run) == list(range(1, 26))
+    assert latest_checkpoint(run).iteration == 25
+
+
+def test_resume_skips_a_corrupt_checkpoint_with_a_warning(data_dir, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert train(data_dir, runs, "--iters", "25") == 0
+    run = only_run(runs)
+    checkpoints(run)[-1].write_bytes(b"garbage")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--data-dir", str(data_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "ckpt-000000025.npz: not a readable checkpoint" in err and "trying the previous" in err
+
+
+def test_resume_of_nothing_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--resume", "no-such-run", "--runs-dir", str(tmp_path)]) == 1
+    assert "cannot resume: no run directory 'no-such-run'" in capsys.readouterr().err
+
+
+def test_truncated_last_line_is_skipped_with_a_warning(data_dir, tmp_path):
+    assert train(data_dir, tmp_path / "runs", "--iters", "12") == 0
+    run = only_run(tmp_path / "runs")
+    with open(run / "events.jsonl", "a") as f:
+        f.write('{"event": "BatchDone", "iteration": 13, "lo')
+    with pytest.warns(TruncatedLogWarning, match="cut short"):
+        assert batch_iterations(run) == list(range(1, 13))
+
+
+def test_export_csv_round_trips(data_dir, tmp_path):
+    assert train(data_dir, tmp_path / "runs", "--iters", "30", "--gradcheck-every", "15") == 0
+    run = only_run(tmp_path / "runs")
+    assert main(["export", str(run), "--csv"]) == 0
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    records = list(read_events(run))
+    losses = {r["iteration"]: r["loss"] for r in records if r["event"] == "BatchDone"}
+    assert [int(r["iteration"]) for r in rows] == list(range(0, 31))
+    assert all(float(r["loss"]) == losses[int(r["iteration"])] for r in rows[1:])
+    scored = {r["iteration"]: r["test_acc"] for r in records if r["event"] in ("EpochDone", "Evaluated")}
+    assert {int(r["iteration"]): float(r["test_acc"]) for r in rows if r["test_acc"]} == scored
+    with open(run / "gradcheck.csv") as f:
+        checks = list(csv.DictReader(f))
+    assert [(c["iteration"], c["name"]) for c in checks] == [
+        (str(i), n) for i in (15, 30) for n in ("W1", "b1", "W2", "b2")]
+    assert all(c["passed"] == "True" and float(c["mean_abs_diff"]) < 1e-8 for c in checks)
+    (jsonl,) = [p for p in export_run(run, "jsonl") if p.name == "metrics.jsonl"]
+    assert [json.loads(line)["iteration"] for line in jsonl.read_text().splitlines()] == list(range(0, 31))
+    assert np.isfinite([float(r["loss"]) for r in rows[1:]]).all()
