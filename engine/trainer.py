@@ -18,10 +18,10 @@ from collections.abc import Callable
 import numpy as np
 
 from . import events as ev
+from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
 from .config import TrainConfig
 from .dataset import Dataset
 from .functions import as_float, softmax
-from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
 from .gradcheck import GradCheckCancelled, gradient_check
 from .network import Network
 from .optimizers import make_optimizer, optimizer_state, restore_optimizer

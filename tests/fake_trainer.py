@@ -27,7 +27,7 @@ from tests.conftest import make_dataset
 IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
     "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
 )
-SAMPLES_PER_S = 12_345.0  # shown as "12k/s"
+SAMPLES_PER_S = 12_345.0  # shown as "12k samples/s"
 SAMPLE_COUNT = 40
 # Indices of the preview digits the scripted network gets wrong.
 MISTAKES = (5, 11, 17, 23, 29, 35)

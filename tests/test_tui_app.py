@@ -85,7 +85,7 @@ async def test_space_starts_pauses_and_resumes_and_s_steps():
         await settle(pilot)
         assert app.monitor.iteration == 3 and len(app.monitor.losses) == 3
         status = status_text(app)
-        assert "RUNNING" in status and "iter 3/1,000" in status and "12k/s" in status
+        assert "RUNNING" in status and "iter 3/1,000" in status and "12k samples/s" in status
         await press(pilot, "space")
         assert trainer.state == "paused" and app.monitor.state == "paused"
         assert "PAUSED" in status_text(app)
@@ -156,14 +156,14 @@ async def test_lr_keys_change_the_rate_with_an_event_a_marker_and_the_status():
         await press(pilot, "right_square_bracket")
         assert trainer.config.lr == pytest.approx(0.2)
         assert [(e.name, e.old, e.new, e.iteration) for e in param_changes(trainer)] == [("lr", 0.1, 0.2, 1)]
-        assert [(m.iteration, m.label) for m in app.monitor.markers] == [(1, "lr 0.1→0.2")]
+        assert [(m.iteration, m.label) for m in app.monitor.markers] == [(1, "lr=0.2")]
         assert "lr 0.2 " in status_text(app)
         await press(pilot, "s")
         await press(pilot, "left_square_bracket")
         await press(pilot, "left_square_bracket")
         assert trainer.config.lr == pytest.approx(0.05)
-        assert [m.label for m in app.monitor.markers] == ["lr 0.1→0.2", "lr 0.2→0.1", "lr 0.1→0.05"]
-        assert [m.iteration for m in app.monitor.markers] == [1, 2, 2]
+        assert [m.label for m in app.monitor.markers] == ["lr=0.2", "lr=0.1 lr=0.05"]  # one label per batch
+        assert [m.iteration for m in app.monitor.markers] == [1, 2]
         assert "lr 0.05 " in status_text(app)
         # The settings form follows, and the next batch reports the new rate.
         assert app.query_one("#field-lr", Input).value == "0.05"
@@ -179,6 +179,8 @@ async def test_invalid_learning_rate_is_refused_and_training_unaffected():
         await press(pilot, "s")
         trainer = app.trainer
         await press(pilot, "3")
+        assert app.focused is None  # keys stay keys until the user chooses to edit
+        await press(pilot, "tab")
         assert app.focused is app.query_one("#field-lr")
         for text in ["abc", "-1", "0", "1e9"]:
             await type_into(pilot, "lr", text, keys=text != "1e9")
@@ -212,7 +214,7 @@ async def test_live_settings_from_the_form():
         assert app.trainer.config.optimizer == "adam"
         assert [(e.name, e.old, e.new) for e in param_changes(app.trainer)] == [
             ("batch_size", 100, 25), ("optimizer", "sgd", "adam")]
-        assert [m.label for m in app.monitor.markers] == ["batch 100→25", "opt sgd→adam"]
+        assert [m.label for m in app.monitor.markers] == ["batch=25 opt=adam"]
 
 
 @run_async
@@ -251,7 +253,7 @@ async def test_structural_settings_are_checked_and_apply_only_after_reset():
         assert app.trainer is first and app.monitor.iteration == 2
         assert "784-50-10" in status_text(app)
         await press(pilot, "r")
-        assert "hidden_sizes = (30, 20)" in app.screen.question
+        assert "New settings: hidden sizes 30,20" in app.screen.question
         await press(pilot, "y")
         assert app.trainer is not first and app.trainer.config.hidden_sizes == (30, 20)
         assert app.monitor.architecture == "784-30-20-10"
@@ -604,7 +606,7 @@ async def test_real_engine_step_and_reset():
         assert app.monitor.state == "paused"
         await pilot.press("right_square_bracket")
         await wait_until(pilot, lambda: app.monitor.markers, what="the lr marker")
-        assert app.monitor.markers[0].label == "lr 0.1→0.2"
+        assert app.monitor.markers[0].label == "lr=0.2"
         assert app.trainer.config.lr == pytest.approx(0.2) and "lr 0.2 " in status_text(app)
         await pilot.press("s")
         await wait_until(pilot, lambda: app.monitor.iteration == 2, what="a second step")
@@ -661,3 +663,24 @@ async def test_unverified_data_is_one_notification():
         toasts = [n for n in notifications(app) if n.title == "Unverified data"]
         assert len(toasts) == 1 and len(app.monitor.warnings) == 2
         assert not app.message_bar.display
+
+
+@run_async
+async def test_textual_quit_asks_while_running_too():
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "space")
+        await app.run_action("quit")  # what ctrl+q and the palette's own "Quit" run
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "n")
+        assert app.is_running and app.monitor.state == "running"
+
+
+@run_async
+async def test_keys_without_data_point_to_the_message():
+    app = BackpropApp(Session(FAKE_CONFIG, loader=failing_loader("no network here"), trainer_factory=ScriptedTrainer))
+    async with running(app, wait_ready=False, ticking=True) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DatasetScreen), what="the dataset screen")
+        await press(pilot, "space")
+        assert any("There is no data" in str(n.message) for n in notifications(app))

@@ -106,9 +106,11 @@ def test_param_changes_become_markers_and_update_the_config():
     s.apply(ev.ParamChanged("batch_size", 100, 50, 4))
     s.apply(ev.ParamChanged("optimizer", "sgd", "adam", 9))
     s.apply(ev.ParamChanged("gradcheck_every", 0, 10, 9))  # not a change of the curve: no marker
-    assert s.markers == [Marker(1, "lr 0.1→0.05"), Marker(4, "batch 100→50"), Marker(9, "opt sgd→adam")]
+    assert s.markers == [Marker(1, "lr=0.05"), Marker(4, "batch=50"), Marker(9, "opt=adam")]
     assert s.lr == 0.05
-    assert (s.config.lr, s.config.batch_size, s.config.optimizer, s.config.gradcheck_every) == (0.05, 50, "adam", 10)
+    s.apply(ev.ParamChanged("lr", 0.05, 0.1, 9))  # a second change at the same batch shares its marker
+    assert s.markers[-1] == Marker(9, "opt=adam lr=0.1") and s.lr == 0.1
+    assert (s.config.lr, s.config.batch_size, s.config.optimizer, s.config.gradcheck_every) == (0.1, 50, "adam", 10)
 
 
 # ---- ETA -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .widgets.gradcheck_table import GradCheckTable
 from .widgets.loss_plot import LossPlot
 from .widgets.message_bar import MessageBar
 from .widgets.probability_bars import ProbabilityBars
-from .widgets.settings_form import BY_NAME, SettingsForm
+from .widgets.settings_form import BY_NAME, SettingsForm, display
 from .widgets.status_bar import StatusBar
 
 TICK = 0.1  # seconds between queue drains and redraws
@@ -166,8 +166,10 @@ class BackpropApp(App):
             self._stale.discard("samples")
         self.refresh_status()
 
-    def on_tabbed_content_tab_activated(self) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._last_plot = 0.0  # a tab just shown is drawn at once
+        if event.pane.id == "settings" and (form := self.settings_form()) and self.focused is None:
+            form.load(self.pending)  # the current values, not text left from a refused entry
         self.redraw()
 
     def show_gradcheck(self) -> None:
@@ -224,7 +226,9 @@ class BackpropApp(App):
 
     def _can_train(self) -> bool:
         if self.trainer is None:
-            self.notify("The dataset is still loading.", severity="warning")
+            busy = "There is no data: see the message (r retries)." if self.monitor.state == "unavailable" \
+                else "The dataset is still loading."
+            self.notify(busy, severity="warning")
             return False
         if self.monitor.state in ("finished", "failed"):
             self.notify("This run has ended: press r to reset.", severity="warning")
@@ -304,7 +308,8 @@ class BackpropApp(App):
                    and not BY_NAME[f].live]
         question = "Reset training? The current run's progress is discarded."
         if changes:
-            question += "\nNew settings: " + ", ".join(f"{f} = {getattr(self.pending, f)}" for f in changes)
+            question += "\nNew settings: " + ", ".join(
+                f"{BY_NAME[f].title.split(' (')[0]} {display(f, getattr(self.pending, f))}" for f in changes)
         self.push_screen(ConfirmScreen(question), self._reset_confirmed)
 
     def _reset_confirmed(self, yes: bool | None) -> None:
@@ -313,6 +318,8 @@ class BackpropApp(App):
         self.session.reset(self.pending)
         self.monitor = self._fresh_state()
         self._stale.clear()
+        if form := self.settings_form():
+            form.load(self.pending)
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.state = self.monitor
             plot.refresh()
@@ -363,18 +370,19 @@ class BackpropApp(App):
         plot.refresh()
 
     def action_show_tab(self, tab: str) -> None:
+        # Focus stays off the form: typing there must be a choice (Tab), or keys like space become text.
         self.tabs.active = tab
-        if tab == "settings":
-            if form := self.settings_form():
-                form.query_one("#field-lr").focus()
-        else:
-            self.set_focus(None)
+        self.set_focus(None)
 
     def action_leave_form(self) -> None:
         self.set_focus(None)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]))
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (ctrl+q, the palette's "Quit") asks too."""
+        self.action_quit_app()
 
     def action_quit_app(self) -> None:
         if self.monitor.state == "running":

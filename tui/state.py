@@ -143,7 +143,11 @@ class MonitorState:
         if e.name == "lr":
             self.lr = e.new
         if e.name != "gradcheck_every":
-            self.markers.append(Marker(e.iteration, f"{_short(e.name)} {e.old}→{e.new}"))
+            label = f"{_short(e.name)}={e.new:g}" if isinstance(e.new, float) else f"{_short(e.name)}={e.new}"
+            if self.markers and self.markers[-1].iteration == e.iteration:  # several changes at one batch
+                self.markers[-1] = Marker(e.iteration, f"{self.markers[-1].label} {label}")
+            else:
+                self.markers.append(Marker(e.iteration, label))
         return {"status", "loss"}
 
     def _on_Paused(self, e: ev.Paused) -> set[str]:

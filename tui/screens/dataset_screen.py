@@ -33,7 +33,8 @@ class DatasetScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dataset-body"):
             yield Static(f"[b red]{self.dataset} is not available[/b red]\n", id="dataset-title")
-            yield Static(self.message, id="dataset-message", markup=False)
+            # The loader's own how-to is for the command line; HOW_TO below says it for this app.
+            yield Static(self.message.split("\nTo supply the files by hand")[0], id="dataset-message", markup=False)
             yield Static(HOW_TO.format(dataset=self.dataset), id="dataset-howto")
         yield Footer()
 

@@ -37,3 +37,6 @@ class HelpScreen(ModalScreen):
         table.add_row("Esc / ? / q", "Close this help")
         with VerticalScroll(id="help-body"):
             yield Static(table)
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()  # so ↓ / PgDn scroll it on small terminals

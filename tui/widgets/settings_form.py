@@ -72,6 +72,7 @@ def parse(name: str, text: str):
 
 
 class SettingsForm(VerticalScroll):
+    can_focus = False  # Tab goes straight to the first field; the form scrolls to follow focus
     class Submitted(Message):
         def __init__(self, form: "SettingsForm", field: str, value):
             super().__init__()
@@ -86,8 +87,8 @@ class SettingsForm(VerticalScroll):
         self.load(self.current())
 
     def compose(self) -> ComposeResult:
-        yield Static("● live: applies at the next batch. The others apply when you reset (r). "
-                     "Enter applies a typed value; Tab moves on; Esc leaves the form.", classes="hint")
+        yield Static("● live: applies at the next batch; the others when you reset (r). "
+                     "Tab: edit the fields, Enter: apply a value, Esc: back to the keys.", classes="hint")
         with Grid(id="settings-grid"):
             for field in FIELDS:
                 yield Label(field.title + (" ●" if field.live else ""), classes="field-title")
@@ -99,9 +100,10 @@ class SettingsForm(VerticalScroll):
                 yield Static("", id=f"note-{field.name}", classes="field-note")
 
     def load(self, config: TrainConfig) -> None:
-        """Show `config`'s values in every field (without reporting them as submissions)."""
+        """Show `config`'s values in every field, with no notes (nor reports of them as submissions)."""
         for field in FIELDS:
             self.set_value(field.name, getattr(config, field.name))
+            self.show_note(field.name, "")
 
     def set_value(self, name: str, value) -> None:
         widget = self.query_one(f"#field-{name}")

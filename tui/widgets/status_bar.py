@@ -42,7 +42,7 @@ def render_status(state: MonitorState, requested_lr: float | None = None) -> Tex
     parts = [
         (f" {state.state.upper()} ", STATE_STYLES.get(state.state, "bold") + " reverse"),
         (f" {state.dataset or config.dataset} ", "bold"),
-        (state.architecture or "-".join(map(str, config.hidden_sizes)), ""),
+        (state.architecture or "hidden " + ",".join(map(str, config.hidden_sizes)), ""),
         (f" · iter {state.iteration:,}/{total}", ""),
         (f" · ep {state.epoch:.1f}", ""),
         (f" · lr {lr:g}" + (f"→{requested_lr:g}" if requested_lr not in (None, lr) else ""), "bold"),
@@ -50,7 +50,7 @@ def render_status(state: MonitorState, requested_lr: float | None = None) -> Tex
     if state.latest_accuracy is not None:
         parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
     parts += [
-        (f" · {rate(state.samples_per_s)}/s", ""),
+        (f" · {rate(state.samples_per_s)} samples/s", ""),
         (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
     ]
     return Text.assemble(*parts)
