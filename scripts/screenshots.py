@@ -93,6 +93,7 @@ async def pause_training(pilot, app) -> None:
 
 
 async def shoot(pilot, app, out: Path, name: str) -> None:
+    app.clear_notifications()  # the start-up toast about the re-split data would cover the table
     await pilot.pause(0.4)
     app.save_screenshot(name, str(out))
     print(f"  {out / name}")

@@ -193,8 +193,8 @@ class BackpropApp(App):
             form.set_value(event.name, event.new)
             form.show_note(event.name, f"applied at iteration {event.iteration:,}")
         elif isinstance(event, DatasetWarning) and len(self.monitor.warnings) == 1:  # one toast for all files
-            self.notify("Files in the data folder match no published checksum; they were used after checking "
-                        "their structure. `python -m engine train --data-dir ...` prints each one.",
+            self.notify("The data folder's files match no published checksum, so they are not the official "
+                        "files; they were used after checking their structure.",
                         title="Unverified data", severity="warning", timeout=10)
         elif isinstance(event, DatasetUnavailable):
             self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._retry_load)

@@ -23,9 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ConfigError as exc:
         parser.error(describe(exc))  # exits with status 2
-    from .app import (
-        BackpropApp,  # Textual loads only once the arguments are known to be good
-    )
+    # Textual loads only once the arguments are known to be good.
+    from .app import BackpropApp
     from .session import Session
 
     BackpropApp(Session(config, args.data_dir)).run()
