@@ -245,20 +245,20 @@ class BackpropApp(App):
         else:
             self.trainer.resume()
 
-    def action_step(self) -> None:
+    def _worker_command(self, name: str) -> None:
+        """Call a trainer control that runs in the worker, starting the worker (paused) if need be."""
         if self._can_train():
             self.session.ensure_started(paused=True)
-            self.trainer.step()
+            getattr(self.trainer, name)()
+
+    def action_step(self) -> None:
+        self._worker_command("step")
 
     def action_gradcheck(self) -> None:
-        if self._can_train():
-            self.session.ensure_started(paused=True)
-            self.trainer.request_gradcheck()
+        self._worker_command("request_gradcheck")
 
     def action_evaluate(self) -> None:
-        if self._can_train():
-            self.session.ensure_started(paused=True)
-            self.trainer.request_evaluation()
+        self._worker_command("request_evaluation")
 
     # From the settings the user has asked for, which may still wait for the next batch.
     def action_lr_down(self) -> None:
