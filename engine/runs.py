@@ -88,7 +88,7 @@ class RunLog:
                 if not isinstance(event, ev.BatchDone) or now - self._last_flush >= FLUSH_EVERY:
                     self._flush(durable=not isinstance(event, ev.BatchDone))
         if isinstance(event, ev.EpochDone) and event.iteration > 0 and self.trainer is not None:
-            self.trainer.request_checkpoint(self.checkpoint_path(event.iteration))
+            self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):
             self.prune()
         self.forward(event)

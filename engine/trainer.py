@@ -110,7 +110,10 @@ class Trainer:
         self._queue("evaluate")
 
     def request_checkpoint(self, path) -> None:
-        """Save a checkpoint between batches (emits CheckpointSaved, or CheckpointFailed)."""
+        """Save a checkpoint between batches (emits CheckpointSaved, or CheckpointFailed).
+
+        `path` may be a function of the iteration the checkpoint is taken at.
+        """
         self._queue("checkpoint", path)
 
     def checkpoint(self) -> Checkpoint:
@@ -285,6 +288,7 @@ class Trainer:
         self._evaluate(epoch_end=False)
 
     def _do_checkpoint(self, path) -> None:
+        path = path(self.iteration) if callable(path) else path
         try:
             save_checkpoint(path, self.checkpoint())
         except OSError as exc:  # a full disk must not end the run

@@ -684,3 +684,21 @@ async def test_keys_without_data_point_to_the_message():
         await wait_until(pilot, lambda: isinstance(app.screen, DatasetScreen), what="the dataset screen")
         await press(pilot, "space")
         assert any("There is no data" in str(n.message) for n in notifications(app))
+
+
+@run_async
+async def test_a_run_started_in_the_app_is_logged_and_c_saves_a_checkpoint(tmp_path):
+    from engine.runs import checkpoints, read_events
+
+    app = BackpropApp(Session(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path)))
+    async with running(app, ticking=True) as pilot:
+        await press(pilot, "space")
+        await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
+        (run,) = list(tmp_path.iterdir())
+        await press(pilot, "c")
+        await wait_until(pilot, lambda: any(n.title == "Saved" for n in notifications(app)), what="the save")
+        assert [p.name for p in checkpoints(run)][-1] == "ckpt-000000030.npz"
+        await press(pilot, "r", "y")  # a reset ends the run: its log is closed
+        await settle(pilot)
+    assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, 31))
+    assert len(list(tmp_path.iterdir())) == 1  # the reset run was not started, so it has no directory

@@ -57,6 +57,7 @@ class BackpropApp(App):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
         Binding("e", "evaluate", "Evaluate now: accuracy and fresh digits", show=False),
+        Binding("c", "checkpoint", "Save a checkpoint into the run directory", show=False),
         Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
         Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
         Binding("down", "select_next", "Select the next digit", show=False),
@@ -187,6 +188,10 @@ class BackpropApp(App):
             self.notify(self.monitor.message, title="Diverged: paused", severity="warning", timeout=8)
         elif isinstance(event, ev.Failed):
             self.notify(event.message + "\nPress r to reset.", title="Training failed", severity="error", timeout=12)
+        elif isinstance(event, ev.CheckpointSaved):
+            self.notify(f"Checkpoint at iteration {event.iteration:,}: {event.path}", title="Saved", timeout=4)
+        elif isinstance(event, ev.CheckpointFailed):
+            self.notify(f"{event.path}: {event.message}", title="Checkpoint not saved", severity="error")
         elif isinstance(event, ev.Finished):
             self.notify(f"Finished at iteration {event.iteration:,} in {event.seconds:.1f} s.", title="Done")
         elif isinstance(event, ev.ParamChanged) and (form := self.settings_form()):
@@ -253,6 +258,10 @@ class BackpropApp(App):
 
     def action_step(self) -> None:
         self._worker_command("step")
+
+    def action_checkpoint(self) -> None:
+        if not self.session.checkpoint():
+            self.notify("No run to save yet (start training), or runs are off.", severity="warning")
 
     def action_gradcheck(self) -> None:
         self._worker_command("request_gradcheck")

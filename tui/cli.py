@@ -13,6 +13,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a from-scratch NumPy network and watch it live. Press ? in the app for every key.",
     )
     add_training_options(parser)
+    parser.add_argument("--runs-dir", default="runs", metavar="DIR",
+                        help="where each run writes its event log and checkpoints (default: %(default)s)")
     return parser
 
 
@@ -27,5 +29,5 @@ def main(argv: list[str] | None = None) -> int:
     from .app import BackpropApp
     from .session import Session
 
-    BackpropApp(Session(config, args.data_dir)).run()
+    BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir)).run()
     return 0

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from engine.config import TrainConfig
 from engine.dataset import Dataset, DatasetError
 from engine.loader import load_dataset
+from engine.events import CheckpointSaved
+from engine.runs import RunLog, new_run_dir
 from engine.trainer import Trainer
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
@@ -27,9 +29,13 @@ class Session:
         data_dir: str | None = None,
         trainer_factory: TrainerFactory = Trainer,
         loader: Loader = load_dataset,
+        runs_dir: str | None = None,
     ):
+        """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere)."""
         self.config = config
         self.data_dir = data_dir
+        self.runs_dir = runs_dir
+        self.run_log: RunLog | None = None  # the current run's, from its start
         self.dataset: Dataset | None = None
         self.trainer: Trainer | None = None
         self.events: deque = deque()
@@ -61,7 +67,7 @@ class Session:
 
         def sink(event) -> None:
             if generation == self._generation:
-                self.events.append(event)
+                (self.run_log or self.events.append)(event)
 
         return self._trainer_factory(self.dataset, self.config, sink)
 
@@ -83,13 +89,37 @@ class Session:
         if self.trainer is None:
             return False
         if self.trainer.state == "idle":
+            if self.runs_dir is not None:
+                architecture = self.trainer.network.architecture
+                self.run_log = RunLog(new_run_dir(self.runs_dir, self.config, architecture), self.events.append)
+                self.run_log.attach(self.trainer)
             self.trainer.start(paused=paused)
         return True
 
+    def checkpoint(self) -> bool:
+        """Save a checkpoint of the current run (between batches if it runs); False without a run log."""
+        if self.run_log is None or self.trainer is None:
+            return False
+        if self.trainer.alive:
+            self.trainer.request_checkpoint(self.run_log.checkpoint_path)
+        else:
+            self.events.append(CheckpointSaved(str(self.run_log.save_now(self.trainer.checkpoint())),
+                                               self.trainer.iteration))
+        return True
+
+    def _end_run(self) -> None:
+        """Stop the trainer; with a run log, save where it stopped and close the log."""
+        if self.trainer is not None:
+            self.trainer.stop(timeout=2.0)
+        if self.run_log is not None:
+            if self.trainer is not None and not self.trainer.alive:
+                self.run_log.save_now(self.trainer.checkpoint())
+            self.run_log.close()
+            self.run_log = None
+
     def reset(self, config: TrainConfig) -> bool:
         """Stop the current trainer and build a fresh one with `config` (a new dataset reloads)."""
-        if self.trainer is not None:
-            self.trainer.stop()
+        self._end_run()
         self._generation += 1
         reload = config.dataset != self.config.dataset
         self.config = config
@@ -105,5 +135,4 @@ class Session:
         return True
 
     def stop(self) -> None:
-        if self.trainer is not None:
-            self.trainer.stop(timeout=2.0)
+        self._end_run()
