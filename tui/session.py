@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from engine.config import TrainConfig
 from engine.dataset import Dataset, DatasetError
-from engine.loader import load_dataset
 from engine.events import CheckpointSaved
+from engine.loader import load_dataset
 from engine.runs import RunLog, new_run_dir
 from engine.trainer import Trainer
 
