@@ -1,6 +1,7 @@
 """`python -m engine`: output, exit codes and messages."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,12 @@ from engine.idx import write_idx
 from tests.conftest import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Run directories go to ./runs: keep them out of the repository."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -88,8 +95,19 @@ def test_missing_or_corrupt_data_exits_1_with_one_line(data_dir, tmp_path, capsy
     errors = [line for line in lines if line.startswith("error:")]
     assert len(errors) == 1 and "train-labels-idx1-ubyte.gz" in errors[0] and "corrupt gzip" in errors[0]
     assert all(line.startswith(("error:", "warning:")) for line in lines)  # no traceback
-    assert main(["train"]) == 1
-    assert "pass --data-dir" in capsys.readouterr().err
+
+
+
+def test_no_data_and_no_mirror_exits_1_naming_what_to_do(tmp_path, monkeypatch, capsys):
+    from engine import registry
+
+    monkeypatch.setenv("BACKPROP_TUI_DATA", str(tmp_path / "cache"))
+    closed = dataclasses.replace(registry.REGISTRY["mnist"], mirrors=("http://127.0.0.1:9/",))  # nothing listens
+    monkeypatch.setitem(registry.REGISTRY, "mnist", closed)
+    assert main(["train", "--iters", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "could not download train-images-idx3-ubyte.gz" in err and "http://127.0.0.1:9/" in err
+    assert "--data-dir FOLDER" in err and "Traceback" not in err
 
 
 def test_module_entry_point_help_documents_every_flag():
