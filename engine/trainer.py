@@ -213,6 +213,7 @@ class Trainer:
                     self._pending_steps -= 1
                 self._check_stop()
                 self._train_batch()
+            self._run_commands()  # what the last batch's events asked for (a checkpoint at the last epoch)
             if self._last_eval_iteration != self.iteration:
                 self._evaluate(epoch_end=False)
             self.state = FINISHED

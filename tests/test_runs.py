@@ -151,3 +151,22 @@ def test_export_csv_round_trips(data_dir, tmp_path):
     (jsonl,) = [p for p in export_run(run, "jsonl") if p.name == "metrics.jsonl"]
     assert [json.loads(line)["iteration"] for line in jsonl.read_text().splitlines()] == list(range(0, 31))
     assert np.isfinite([float(r["loss"]) for r in rows[1:]]).all()
+
+
+def test_the_last_epoch_checkpoint_is_written_before_finished(tmp_path):
+    from engine.config import TrainConfig
+    from engine.runs import RunLog, new_run_dir
+    from engine.trainer import Trainer
+
+    toy = make_dataset()
+    config = TrainConfig(hidden_sizes=(8,), batch_size=40, epochs=2, preview_count=0)
+    log = RunLog(new_run_dir(tmp_path, config, "16-8-10"))
+    trainer = Trainer(toy, config, log)
+    log.attach(trainer)
+    trainer.start()
+    assert trainer.join(timeout=30)
+    log.close()
+    assert [p.name for p in checkpoints(log.run_dir)] == ["ckpt-000000010.npz", "ckpt-000000020.npz"]
+    saved = [r["iteration"] for r in read_events(log.run_dir) if r["event"] == "CheckpointSaved"]
+    finished = [r for r in read_events(log.run_dir) if r["event"] == "Finished"]
+    assert saved == [10, 20] and finished[0]["iteration"] == 20
