@@ -33,7 +33,7 @@ from .options import (
     parse_hidden,
 )
 from .registry import REGISTRY
-from .runs import RunLog, latest_checkpoint, new_run_dir, truncate_log
+from .runs import RunLog, latest_checkpoint, new_run_dir, resolve_run, truncate_log
 from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -180,13 +180,6 @@ class TextProgress:
         self.stream.flush()
         if p.done >= p.total:
             self.shown = -1
-
-
-def resolve_run(name: str, runs_dir: str) -> Path:
-    for candidate in (Path(name), Path(runs_dir) / name):
-        if (candidate / "checkpoints").is_dir():
-            return candidate
-    raise CheckpointError(f"no run directory {name!r} (looked in . and {runs_dir})")
 
 
 def train(dataset: Dataset, trainer_for, run_dir: Path) -> int:

@@ -157,6 +157,34 @@ def read_events(run_dir: Path) -> Iterator[dict]:
             raise ValueError(f"{path}: line {number} is not JSON") from None
 
 
+def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """A run directory given as a path, or by its name inside `runs_dir`."""
+    for candidate in (Path(name), Path(runs_dir) / name):
+        if (candidate / "checkpoints").is_dir():
+            return candidate
+    raise CheckpointError(f"no run directory {str(name)!r} (looked in . and {runs_dir})")
+
+
+HISTORY = {cls.__name__: cls for cls in (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged)}
+
+
+def history(run_dir: Path) -> list:
+    """The metric events of the run's log, rebuilt, to replay a run's curves (grad checks included)."""
+    from .gradcheck import GradCheckRow
+
+    rebuilt = []
+    for record in read_events(run_dir):
+        kind = record.pop("event")
+        if kind in HISTORY:
+            if kind == "BatchDone":
+                record["loss"] = float(record["loss"])  # "nan" / "inf" were written as text
+            rebuilt.append(HISTORY[kind](**record))
+        elif kind == "GradCheckDone":
+            rows = tuple(GradCheckRow(**{**r, "shape": tuple(r["shape"])}) for r in record["rows"])
+            rebuilt.append(ev.GradCheckDone(rows, record["iteration"], record["seconds"]))
+    return rebuilt
+
+
 def truncate_log(run_dir: Path, iteration: int) -> None:
     """Keep the records up to `iteration` (resuming from a checkpoint there must not repeat later ones)."""
     kept = [r for r in read_events(run_dir) if r.get("iteration", 0) <= iteration]

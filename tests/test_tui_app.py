@@ -702,3 +702,32 @@ async def test_a_run_started_in_the_app_is_logged_and_c_saves_a_checkpoint(tmp_p
         await settle(pilot)
     assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, 31))
     assert len(list(tmp_path.iterdir())) == 1  # the reset run was not started, so it has no directory
+
+
+@run_async
+async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
+    from engine.idx import write_idx
+    from engine.runs import checkpoints, read_events
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, array in (("train-images-idx3-ubyte.gz", TINY.x_train), ("train-labels-idx1-ubyte.gz", TINY.t_train),
+                        ("t10k-images-idx3-ubyte.gz", TINY.x_test), ("t10k-labels-idx1-ubyte.gz", TINY.t_test)):
+        write_idx(data / name, array.reshape(len(array), 28, 28) if array.ndim == 2 else array)
+    from engine.cli import main
+
+    assert main(["train", "--data-dir", str(data), "--runs-dir", str(tmp_path / "runs"), "--hidden", "16",
+                 "--batch-size", "20", "--iters", "30"]) == 0
+    (run,) = list((tmp_path / "runs").iterdir())
+    checkpoints(run)[-1].unlink()  # as if killed before the final checkpoint: resume from an earlier one
+    start = int(checkpoints(run)[-1].stem.split("-")[1])
+    app = BackpropApp(Session(FAKE_CONFIG, str(data), resume=run))
+    async with running(app, ticking=True) as pilot:
+        await wait_until(pilot, lambda: app.monitor.state == "idle" and app.monitor.iterations, what="the replay")
+        assert app.monitor.iterations == list(range(1, start + 1)) and app.monitor.accuracy
+        assert app.pending.iters == 30 and app.pending.hidden_sizes == (16,)
+        await press(pilot, "space")
+        await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
+        assert app.monitor.iterations == list(range(1, 31))  # one curve: no gap, no repeat
+        app.session.stop()
+    assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, 31))

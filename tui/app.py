@@ -89,6 +89,7 @@ class BackpropApp(App):
         self.pending = session.config  # settings to apply at the next reset
         self._last_plot = 0.0
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
+        self._checkpoint_asked = False  # c was pressed: say when that checkpoint is saved
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -188,7 +189,8 @@ class BackpropApp(App):
             self.notify(self.monitor.message, title="Diverged: paused", severity="warning", timeout=8)
         elif isinstance(event, ev.Failed):
             self.notify(event.message + "\nPress r to reset.", title="Training failed", severity="error", timeout=12)
-        elif isinstance(event, ev.CheckpointSaved):
+        elif isinstance(event, ev.CheckpointSaved) and self._checkpoint_asked:  # not the per-epoch ones
+            self._checkpoint_asked = False
             self.notify(f"Checkpoint at iteration {event.iteration:,}: {event.path}", title="Saved", timeout=4)
         elif isinstance(event, ev.CheckpointFailed):
             self.notify(f"{event.path}: {event.message}", title="Checkpoint not saved", severity="error")
@@ -203,8 +205,11 @@ class BackpropApp(App):
                         title="Unverified data", severity="warning", timeout=10)
         elif isinstance(event, DatasetUnavailable):
             self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._retry_load)
-        elif isinstance(event, DatasetReady) and (form := self.settings_form()):
-            form.load(self.pending)
+        elif isinstance(event, DatasetReady):
+            # The session's settings are the run's (a resumed run brings its own).
+            self.pending = self.monitor.config = self.session.config
+            if form := self.settings_form():
+                form.load(self.pending)
 
     def settings_form(self) -> SettingsForm | None:
         """The form, once mounted (it is mounted lazily, just after the first frame)."""
@@ -260,6 +265,7 @@ class BackpropApp(App):
         self._worker_command("step")
 
     def action_checkpoint(self) -> None:
+        self._checkpoint_asked = True
         if not self.session.checkpoint():
             self.notify("No run to save yet (start training), or runs are off.", severity="warning")
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 
+from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
 from engine.options import add_training_options, config_from_args, describe
+from engine.runs import resolve_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_options(parser)
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where each run writes its event log and checkpoints (default: %(default)s)")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue a run (a run directory, or its name in --runs-dir) from its latest "
+                        "checkpoint, with its curves and its saved settings")
     return parser
 
 
@@ -25,9 +30,15 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ConfigError as exc:
         parser.error(describe(exc))  # exits with status 2
+    resume = None
+    if args.resume:
+        try:
+            resume = resolve_run(args.resume, args.runs_dir)
+        except CheckpointError as exc:
+            parser.error(f"argument --resume: {exc}")
     # Textual loads only once the arguments are known to be good.
     from .app import BackpropApp
     from .session import Session
 
-    BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir)).run()
+    BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir, resume=resume)).run()
     return 0

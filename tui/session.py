@@ -8,12 +8,14 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
+from engine.checkpoint import Checkpoint, CheckpointError
 from engine.config import TrainConfig
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved
 from engine.loader import load_dataset
-from engine.runs import RunLog, new_run_dir
+from engine.runs import RunLog, history, latest_checkpoint, new_run_dir, truncate_log
 from engine.trainer import Trainer
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
@@ -30,11 +32,16 @@ class Session:
         trainer_factory: TrainerFactory = Trainer,
         loader: Loader = load_dataset,
         runs_dir: str | None = None,
+        resume: Path | None = None,
     ):
-        """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere)."""
+        """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
+
+        `resume`: a run directory to continue from its latest checkpoint, its curves replayed from its log.
+        """
         self.config = config
         self.data_dir = data_dir
         self.runs_dir = runs_dir
+        self.resume = resume
         self.run_log: RunLog | None = None  # the current run's, from its start
         self.dataset: Dataset | None = None
         self.trainer: Trainer | None = None
@@ -51,25 +58,37 @@ class Session:
 
     def _load(self) -> None:
         try:
+            checkpoint = None
+            if self.resume is not None:
+                checkpoint = latest_checkpoint(self.resume, warn=lambda m: self.events.append(DatasetWarning(m)))
+                self.config = checkpoint.config
             dataset = self._loader(self.config.dataset, self.data_dir, progress=self.events.append,
                                    warn=lambda message: self.events.append(DatasetWarning(message)))
-        except DatasetError as exc:
+            if checkpoint is not None:
+                trainer = self._new_trainer(dataset, checkpoint)
+                truncate_log(self.resume, checkpoint.iteration)  # what follows the checkpoint is made again
+                replay = history(self.resume)
+        except (DatasetError, CheckpointError) as exc:
             self.events.append(DatasetUnavailable(str(exc)))
         except Exception as exc:  # an unexpected loader failure must still reach the screen
             self.events.append(DatasetUnavailable(f"{type(exc).__name__}: {exc}"))
         else:
             self.dataset = dataset
-            self.trainer = self._new_trainer()
+            self.trainer = trainer if checkpoint is not None else self._new_trainer(dataset)
             self.events.append(DatasetReady(dataset))
+            if checkpoint is not None:
+                self.events.extend(replay)
 
-    def _new_trainer(self) -> Trainer:
+    def _new_trainer(self, dataset: Dataset, checkpoint: Checkpoint | None = None) -> Trainer:
         generation = self._generation
 
         def sink(event) -> None:
             if generation == self._generation:
                 (self.run_log or self.events.append)(event)
 
-        return self._trainer_factory(self.dataset, self.config, sink)
+        if checkpoint is not None:
+            return Trainer.from_checkpoint(dataset, checkpoint, sink)
+        return self._trainer_factory(dataset, self.config, sink)
 
     def drain(self) -> list:
         """Every event queued since the last call, oldest first."""
@@ -89,9 +108,12 @@ class Session:
         if self.trainer is None:
             return False
         if self.trainer.state == "idle":
-            if self.runs_dir is not None:
+            if self.resume is not None:  # the resumed run goes on writing into its own directory
+                self.run_log = RunLog(self.resume, self.events.append)
+            elif self.runs_dir is not None:
                 architecture = self.trainer.network.architecture
                 self.run_log = RunLog(new_run_dir(self.runs_dir, self.config, architecture), self.events.append)
+            if self.run_log is not None:
                 self.run_log.attach(self.trainer)
             self.trainer.start(paused=paused)
         return True
@@ -121,6 +143,7 @@ class Session:
         """Stop the current trainer and build a fresh one with `config` (a new dataset reloads)."""
         self._end_run()
         self._generation += 1
+        self.resume = None  # a reset starts a new run
         reload = config.dataset != self.config.dataset
         self.config = config
         self.events.clear()
@@ -130,7 +153,7 @@ class Session:
             self.dataset = self.trainer = None
             self.load()
             return True
-        self.trainer = self._new_trainer()
+        self.trainer = self._new_trainer(self.dataset)
         self.events.append(DatasetReady(self.dataset))
         return True
 
