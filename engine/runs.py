@@ -116,6 +116,11 @@ class RunLog:
             os.fsync(self._file.fileno())
         self._last_flush = time.monotonic()
 
+    def flush(self) -> None:
+        """Write out buffered batch records now (from any thread)."""
+        with self._lock:
+            self._flush(durable=False)
+
     def close(self) -> None:
         with self._lock:
             self._flush(durable=True)

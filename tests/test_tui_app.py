@@ -731,3 +731,22 @@ async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
         assert app.monitor.iterations == list(range(1, 31))  # one curve: no gap, no repeat
         app.session.stop()
     assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, 31))
+
+
+@run_async
+async def test_x_exports_metrics_and_the_screen_into_the_run(tmp_path):
+    import csv
+
+    app = BackpropApp(Session(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path)))
+    async with running(app, ticking=True) as pilot:
+        await press(pilot, "x")
+        assert any("No run to export" in str(n.message) for n in notifications(app))
+        await press(pilot, "space")
+        await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
+        await press(pilot, "x")
+        await wait_until(pilot, lambda: any(n.title == "Exported" for n in notifications(app)), what="the export")
+        (run,) = list(tmp_path.iterdir())
+        with open(run / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [int(r["iteration"]) for r in rows] == list(range(0, 31))
+        assert (run / "screen-000000030.svg").read_text().startswith("<svg")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -18,6 +19,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
 from engine.config import ConfigError
+from engine.export import export_run
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from .screens.confirm_screen import ConfirmScreen
@@ -58,6 +60,7 @@ class BackpropApp(App):
         Binding("q", "quit_app", "Quit"),
         Binding("e", "evaluate", "Evaluate now: accuracy and fresh digits", show=False),
         Binding("c", "checkpoint", "Save a checkpoint into the run directory", show=False),
+        Binding("x", "export", "Export metrics (CSV) and this screen (SVG) into the run directory", show=False),
         Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
         Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
         Binding("down", "select_next", "Select the next digit", show=False),
@@ -263,6 +266,21 @@ class BackpropApp(App):
 
     def action_step(self) -> None:
         self._worker_command("step")
+
+    def action_export(self) -> None:
+        log = self.session.run_log
+        if log is None:
+            self.notify("No run to export yet (start training), or runs are off.", severity="warning")
+            return
+        log.flush()
+        try:
+            written = export_run(log.run_dir, "csv")
+            screen = self.save_screenshot(f"screen-{self.monitor.iteration:09d}.svg", str(log.run_dir))
+        except (OSError, ValueError) as exc:
+            self.notify(str(exc), title="Export failed", severity="error")
+            return
+        names = ", ".join(p.name for p in written) + f", {Path(screen).name}"
+        self.notify(f"{names} in {log.run_dir}", title="Exported", timeout=6)
 
     def action_checkpoint(self) -> None:
         self._checkpoint_asked = True
