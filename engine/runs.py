@@ -170,24 +170,64 @@ def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
     raise CheckpointError(f"no run directory {str(name)!r} (looked in . and {runs_dir})")
 
 
-HISTORY = {cls.__name__: cls for cls in (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged)}
+REBUILT = {cls.__name__: cls for cls in (
+    ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.Paused, ev.Resumed, ev.Diverged,
+    ev.Finished, ev.Failed,
+)}
+METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone)
+
+
+def rebuild(record: dict):
+    """The event a log record was made from (None for kinds not rebuilt, such as checkpoints)."""
+    from .gradcheck import GradCheckRow
+
+    record = dict(record)
+    kind = record.pop("event", None)
+    for name in ("loss",):  # "nan" / "inf" were written as text
+        if name in record:
+            record[name] = float(record[name])
+    if kind in REBUILT:
+        return REBUILT[kind](**record)
+    if kind == "GradCheckDone":
+        rows = tuple(GradCheckRow(**{**r, "shape": tuple(r["shape"])}) for r in record["rows"])
+        return ev.GradCheckDone(rows, record["iteration"], record["seconds"])
+    if kind == "Started":
+        config = {**record["config"], "hidden_sizes": tuple(record["config"]["hidden_sizes"])}
+        return ev.Started(**{**record, "config": TrainConfig(**config)})
+    return None
 
 
 def history(run_dir: Path) -> list:
     """The metric events of the run's log, rebuilt, to replay a run's curves (grad checks included)."""
-    from .gradcheck import GradCheckRow
+    return [e for e in map(rebuild, read_events(run_dir)) if isinstance(e, METRIC_EVENTS)]
 
-    rebuilt = []
-    for record in read_events(run_dir):
-        kind = record.pop("event")
-        if kind in HISTORY:
-            if kind == "BatchDone":
-                record["loss"] = float(record["loss"])  # "nan" / "inf" were written as text
-            rebuilt.append(HISTORY[kind](**record))
-        elif kind == "GradCheckDone":
-            rows = tuple(GradCheckRow(**{**r, "shape": tuple(r["shape"])}) for r in record["rows"])
-            rebuilt.append(ev.GradCheckDone(rows, record["iteration"], record["seconds"]))
-    return rebuilt
+
+class LogFollower:
+    """Reads the records another process appends to a run's events.jsonl, as events, as they come."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "events.jsonl"
+        self.offset = 0
+        self.partial = b""  # a line the writer has not finished yet
+
+    def poll(self) -> list:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        events = []
+        for line in lines:
+            try:
+                event = rebuild(json.loads(line))
+            except (ValueError, TypeError, KeyError):
+                continue  # a damaged record: skip it, keep following
+            if event is not None:
+                events.append(event)
+        return events
 
 
 def truncate_log(run_dir: Path, iteration: int) -> None:

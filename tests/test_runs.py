@@ -170,3 +170,19 @@ def test_the_last_epoch_checkpoint_is_written_before_finished(tmp_path):
     saved = [r["iteration"] for r in read_events(log.run_dir) if r["event"] == "CheckpointSaved"]
     finished = [r for r in read_events(log.run_dir) if r["event"] == "Finished"]
     assert saved == [10, 20] and finished[0]["iteration"] == 20
+
+
+def test_log_follower_holds_a_half_written_line_and_skips_damaged_ones(tmp_path):
+    from engine import events as ev
+    from engine.runs import LogFollower
+
+    log = tmp_path / "events.jsonl"
+    follower = LogFollower(tmp_path)
+    assert follower.poll() == []  # no log yet
+    line = json.dumps({"event": "Paused", "iteration": 7})
+    log.write_text(line[:12])
+    assert follower.poll() == []
+    with open(log, "a") as f:
+        f.write(line[12:] + "\n" + "{not json}\n" + json.dumps({"event": "Resumed", "iteration": 7}) + "\n")
+    assert follower.poll() == [ev.Paused(7), ev.Resumed(7)]
+    assert follower.poll() == []

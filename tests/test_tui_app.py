@@ -750,3 +750,31 @@ async def test_x_exports_metrics_and_the_screen_into_the_run(tmp_path):
             rows = list(csv.DictReader(f))
         assert [int(r["iteration"]) for r in rows] == list(range(0, 31))
         assert (run / "screen-000000030.svg").read_text().startswith("<svg")
+
+
+@run_async
+async def test_attach_follows_a_log_another_process_writes(tmp_path):
+    from engine.config import TrainConfig as Config
+    from engine.runs import RunLog, new_run_dir
+
+    config = Config(hidden_sizes=(16,), iters=100_000, batch_size=20, preview_count=0)
+    run = new_run_dir(tmp_path, config, "784-16-10")
+    log = RunLog(run)
+    writer = Trainer(TINY, config, log)  # stands for the other process: it writes the same log
+    log.attach(writer)
+    writer.start()
+    try:
+        app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+        async with running(app, wait_ready=False, ticking=True) as pilot:
+            await wait_until(pilot, lambda: app.monitor.state == "running" and app.monitor.iterations,
+                             timeout=10, what="the attached run's events")
+            seen = app.monitor.iteration
+            await wait_until(pilot, lambda: app.monitor.iteration > seen + 10, timeout=5, what="new events")
+            assert "attached, read-only" in status_text(app)
+            assert app.monitor.iterations == list(range(1, len(app.monitor.iterations) + 1))
+            await press(pilot, "space")
+            assert writer.state == "running"  # read-only: the writer was not paused
+            assert any("Attached read-only" in str(n.message) for n in notifications(app))
+    finally:
+        writer.stop()
+        log.close()

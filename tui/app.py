@@ -88,7 +88,7 @@ class BackpropApp(App):
     def __init__(self, session: Session):
         super().__init__()
         self.session = session
-        self.monitor = MonitorState(session.config)
+        self.monitor = MonitorState(session.config, attached=session.follower is not None)
         self.pending = session.config  # settings to apply at the next reset
         self._last_plot = 0.0
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
@@ -238,6 +238,10 @@ class BackpropApp(App):
         return self.session.trainer
 
     def _can_train(self) -> bool:
+        if self.session.follower is not None:
+            self.notify("Attached read-only: the process that trains this run takes no commands from here.",
+                        severity="warning")
+            return False
         if self.trainer is None:
             busy = "There is no data: see the message (r retries)." if self.monitor.state == "unavailable" \
                 else "The dataset is still loading."
@@ -335,6 +339,9 @@ class BackpropApp(App):
         form.show_note(message.field, "applies on reset (r)")
 
     def action_reset(self) -> None:
+        if self.session.follower is not None:
+            self._can_train()  # says why not
+            return
         if self.trainer is None and self.monitor.state == "loading":
             return
         changes = [f for f in BY_NAME if getattr(self.pending, f) != getattr(self.session.config, f)
@@ -418,7 +425,7 @@ class BackpropApp(App):
         self.action_quit_app()
 
     def action_quit_app(self) -> None:
-        if self.monitor.state == "running":
+        if self.monitor.state == "running" and self.session.follower is None:  # attached: the run goes on
             self.push_screen(ConfirmScreen("Training is running. Quit anyway?"), self._quit_confirmed)
         else:
             self._quit_confirmed(True)

@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_options(parser)
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where each run writes its event log and checkpoints (default: %(default)s)")
+    parser.add_argument("--attach", metavar="RUN",
+                        help="follow a run that another process (python -m engine train) is writing; read-only")
     parser.add_argument("--resume", metavar="RUN",
                         help="continue a run (a run directory, or its name in --runs-dir) from its latest "
                         "checkpoint, with its curves and its saved settings")
@@ -30,15 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
     except ConfigError as exc:
         parser.error(describe(exc))  # exits with status 2
-    resume = None
-    if args.resume:
-        try:
-            resume = resolve_run(args.resume, args.runs_dir)
-        except CheckpointError as exc:
-            parser.error(f"argument --resume: {exc}")
+    if args.resume and args.attach:
+        parser.error("argument --attach: not allowed with --resume")
+    runs = {}
+    for flag in ("resume", "attach"):
+        if getattr(args, flag):
+            try:
+                runs[flag] = resolve_run(getattr(args, flag), args.runs_dir)
+            except CheckpointError as exc:
+                parser.error(f"argument --{flag}: {exc}")
     # Textual loads only once the arguments are known to be good.
     from .app import BackpropApp
     from .session import Session
 
-    BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir, resume=resume)).run()
+    BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir, **runs)).run()
     return 0

@@ -15,7 +15,7 @@ from engine.config import TrainConfig
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved
 from engine.loader import load_dataset
-from engine.runs import RunLog, history, latest_checkpoint, new_run_dir, truncate_log
+from engine.runs import LogFollower, RunLog, history, latest_checkpoint, new_run_dir, truncate_log
 from engine.trainer import Trainer
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
@@ -33,15 +33,18 @@ class Session:
         loader: Loader = load_dataset,
         runs_dir: str | None = None,
         resume: Path | None = None,
+        attach: Path | None = None,
     ):
         """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
 
         `resume`: a run directory to continue from its latest checkpoint, its curves replayed from its log.
+        `attach`: a run directory another process is writing: follow its log, read-only.
         """
         self.config = config
         self.data_dir = data_dir
         self.runs_dir = runs_dir
         self.resume = resume
+        self.follower = LogFollower(attach) if attach is not None else None
         self.run_log: RunLog | None = None  # the current run's, from its start
         self.dataset: Dataset | None = None
         self.trainer: Trainer | None = None
@@ -54,6 +57,8 @@ class Session:
 
     def load(self) -> None:
         """Load (and if needed download) the configured dataset in a background thread."""
+        if self.follower is not None:
+            return  # attached: the run's own process has the data
         threading.Thread(target=self._load, name="backprop-loader", daemon=True).start()
 
     def _load(self) -> None:
@@ -91,7 +96,9 @@ class Session:
         return self._trainer_factory(dataset, self.config, sink)
 
     def drain(self) -> list:
-        """Every event queued since the last call, oldest first."""
+        """Every event queued since the last call, oldest first (attached: new records of the log)."""
+        if self.follower is not None:
+            return self.follower.poll()
         events = []
         while self.events:
             events.append(self.events.popleft())

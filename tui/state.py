@@ -47,6 +47,7 @@ class MonitorState:
     samples: ev.Samples | None = None
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
+    attached: bool = False  # following another process's run: read-only
     message: str = ""  # the last error or warning, shown in the message bar
     warnings: list[str] = field(default_factory=list)  # about the data; the app shows them as a notification
     download: ev.DownloadProgress | None = None
@@ -106,6 +107,7 @@ class MonitorState:
 
     def _on_Started(self, e: ev.Started) -> set[str]:
         self.config = e.config
+        self.dataset = self.dataset or e.dataset
         self.architecture = e.architecture
         self.lr = e.config.lr
         self.train_size = e.train_size

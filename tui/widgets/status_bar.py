@@ -49,6 +49,8 @@ def render_status(state: MonitorState, requested_lr: float | None = None) -> Tex
     ]
     if state.latest_accuracy is not None:
         parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
+    if state.attached:
+        parts.append((" · attached, read-only", "bold cyan"))
     parts += [
         (f" · {rate(state.samples_per_s)} samples/s", ""),
         (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
