@@ -29,7 +29,6 @@ from .optimizers import make_optimizer, optimizer_state, restore_optimizer
 IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
     "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
 )
-LIVE_SETTINGS = ("lr", "batch_size", "optimizer", "gradcheck_every")
 IDLE_WAIT = 0.25  # seconds a paused worker sleeps between checks; commands wake it at once
 RATE_SMOOTHING = 0.05  # weight of the newest batch in the samples/s average
 

@@ -106,10 +106,6 @@ class Session:
 
     # ---- controls -----------------------------------------------------------------------
 
-    @property
-    def started(self) -> bool:
-        return self.trainer is not None and self.trainer.state != "idle"
-
     def ensure_started(self, paused: bool) -> bool:
         """Start the worker if it is not yet running; False when there is nothing to start."""
         if self.trainer is None:
