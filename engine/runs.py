@@ -5,6 +5,8 @@
     events.jsonl         one JSON object per event; batch records are written in blocks,
                          flushed at least every second and at once on any other event
     checkpoints/ckpt-<iteration>.npz   the last KEEP checkpoints (one per epoch, and on request)
+    samples.npz          the latest preview digits with the network's predictions, for attached monitors
+    commands.jsonl, control.json       the command channel (engine/control.py)
 """
 from __future__ import annotations
 
@@ -14,21 +16,25 @@ import os
 import threading
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from . import events as ev
-from .atomic import write_bytes_atomic
+from .atomic import write_bytes_atomic, write_with
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .control import CommandInbox
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
+HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
 KEEP = 3  # checkpoints kept per run
 NOT_LOGGED = (ev.Samples, ev.DownloadProgress)  # images are not metrics; the checkpoint has the network
+SAMPLES_FILE = "samples.npz"
 
 
 class TruncatedLogWarning(UserWarning):
@@ -65,24 +71,41 @@ def event_record(event) -> dict:
 class RunLog:
     """A trainer sink that appends events to events.jsonl, then hands them on to `forward`.
 
-    It also asks the trainer for a checkpoint at each epoch end and keeps the last KEEP.
+    It also asks the trainer for a checkpoint at each epoch end and keeps the last KEEP, and
+    once attached to a trainer, runs the commands of the run's channel (engine/control.py)
+    and writes out batch records that wait longer than FLUSH_EVERY (a paused run gets no
+    further events to flush them), from a housekeeping thread.
     """
 
     def __init__(self, run_dir: Path, forward: Callable[[object], None] = lambda event: None):
         self.run_dir = run_dir
         self.forward = forward
         self.trainer = None  # set by attach(); needed to request checkpoints
+        self.inbox: CommandInbox | None = None
+        self._closed = threading.Event()
         self._file = open(run_dir / "events.jsonl", "a", encoding="utf-8")
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
 
     def attach(self, trainer) -> None:
+        """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it."""
         self.trainer = trainer
+        self.inbox = CommandInbox(self.run_dir, trainer, self.checkpoint_path)
+        threading.Thread(target=self._housekeeping, name="backprop-runlog", daemon=True).start()
+
+    def _housekeeping(self) -> None:
+        while not self._closed.wait(HOUSEKEEPING):
+            self.inbox.poll()
+            with self._lock:
+                if self._pending and not self._file.closed and time.monotonic() - self._last_flush >= FLUSH_EVERY:
+                    self._flush(durable=False)
 
     def __call__(self, event) -> None:
         if not isinstance(event, NOT_LOGGED):
             with self._lock:
+                if self._file.closed:
+                    return  # a straggler from a worker still stopping after close()
                 self._pending.append(json.dumps(event_record(event)))
                 now = time.monotonic()
                 if not isinstance(event, ev.BatchDone) or now - self._last_flush >= FLUSH_EVERY:
@@ -91,6 +114,11 @@ class RunLog:
             self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):
             self.prune()
+        elif isinstance(event, ev.Samples):
+            try:
+                save_samples(self.run_dir / SAMPLES_FILE, event)
+            except OSError:
+                pass  # only an attached monitor's preview misses them; training goes on
         self.forward(event)
 
     def checkpoint_path(self, iteration: int) -> Path:
@@ -122,9 +150,30 @@ class RunLog:
             self._flush(durable=False)
 
     def close(self) -> None:
+        self._closed.set()
+        if self.inbox is not None:
+            self.inbox.close()
         with self._lock:
+            if self._file.closed:
+                return
             self._flush(durable=True)
             self._file.close()
+
+
+def save_samples(path: Path, samples: ev.Samples) -> None:
+    arrays = {name: getattr(samples, name) for name in ("images", "labels", "predictions", "probabilities")}
+    write_with(path, lambda f: np.savez(f, iteration=np.array(samples.iteration), **arrays))
+
+
+def load_samples(path: Path) -> ev.Samples | None:
+    """The preview digits a run saved last; None when absent or unreadable (being replaced, damaged)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: ev.frozen_copy(npz[name]) for name in ("images", "labels", "predictions", "probabilities")}
+            iteration = int(npz["iteration"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None
+    return ev.Samples(iteration=iteration, **arrays)
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
@@ -172,7 +221,7 @@ def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
 
 REBUILT = {cls.__name__: cls for cls in (
     ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.Paused, ev.Resumed, ev.Diverged,
-    ev.Finished, ev.Failed,
+    ev.Finished, ev.Failed, ev.CheckpointSaved, ev.CheckpointFailed,
 )}
 METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone)
 
@@ -202,24 +251,45 @@ def history(run_dir: Path) -> list:
     return [e for e in map(rebuild, read_events(run_dir)) if isinstance(e, METRIC_EVENTS)]
 
 
+@dataclass(frozen=True)
+class LogReplaced:
+    """The followed log was rewritten (a resume cut it back to its checkpoint): it is read again from the start."""
+
+
 class LogFollower:
-    """Reads the records another process appends to a run's events.jsonl, as events, as they come."""
+    """Reads the records another process appends to a run's events.jsonl, as events, as they come.
+
+    It also hands on the run's latest preview digits (samples.npz) each time they are replaced.
+    """
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "events.jsonl"
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "events.jsonl"
         self.offset = 0
         self.partial = b""  # a line the writer has not finished yet
+        self.inode: int | None = None
+        self.samples_stamp: int | None = None
 
     def poll(self) -> list:
+        events = self._log_events()
+        samples = self._new_samples()
+        return events + [samples] if samples is not None else events
+
+    def _log_events(self) -> list:
         try:
             with open(self.path, "rb") as f:
+                stat = os.fstat(f.fileno())
+                replaced = self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset)
+                if replaced:
+                    self.offset, self.partial = 0, b""
+                self.inode = stat.st_ino
                 f.seek(self.offset)
                 data = f.read()
         except FileNotFoundError:
             return []
         self.offset += len(data)
         *lines, self.partial = (self.partial + data).split(b"\n")
-        events = []
+        events = [LogReplaced()] if replaced else []
         for line in lines:
             try:
                 event = rebuild(json.loads(line))
@@ -228,6 +298,16 @@ class LogFollower:
             if event is not None:
                 events.append(event)
         return events
+
+    def _new_samples(self) -> ev.Samples | None:
+        try:
+            stamp = (self.run_dir / SAMPLES_FILE).stat().st_mtime_ns
+        except OSError:
+            return None
+        if stamp == self.samples_stamp:
+            return None
+        self.samples_stamp = stamp
+        return load_samples(self.run_dir / SAMPLES_FILE)
 
 
 def truncate_log(run_dir: Path, iteration: int) -> None:

@@ -186,3 +186,46 @@ def test_log_follower_holds_a_half_written_line_and_skips_damaged_ones(tmp_path)
         f.write(line[12:] + "\n" + "{not json}\n" + json.dumps({"event": "Resumed", "iteration": 7}) + "\n")
     assert follower.poll() == [ev.Paused(7), ev.Resumed(7)]
     assert follower.poll() == []
+
+
+def test_log_follower_starts_again_when_a_resume_rewrites_the_log(tmp_path):
+    from engine import events as ev
+    from engine.runs import LogFollower, LogReplaced, truncate_log
+
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(json.dumps({"event": "Paused", "iteration": i}) + "\n" for i in (1, 2, 3)))
+    follower = LogFollower(tmp_path)
+    assert follower.poll() == [ev.Paused(1), ev.Paused(2), ev.Paused(3)]
+    truncate_log(tmp_path, 2)  # what a resume from a checkpoint at iteration 2 does
+    with open(log, "a") as f:
+        f.write(json.dumps({"event": "Resumed", "iteration": 2}) + "\n")
+    assert follower.poll() == [LogReplaced(), ev.Paused(1), ev.Paused(2), ev.Resumed(2)]
+    assert follower.poll() == []
+
+
+def test_an_attached_monitor_gets_the_runs_preview_digits(tmp_path):
+    from engine import events as ev
+    from engine.config import TrainConfig
+    from engine.runs import SAMPLES_FILE, LogFollower, RunLog, new_run_dir
+    from engine.trainer import Trainer
+
+    config = TrainConfig(hidden_sizes=(8,), batch_size=40, iters=12, preview_count=30)
+    log = RunLog(new_run_dir(tmp_path, config, "784-8-10"))
+    follower = LogFollower(log.run_dir)
+    sent = []
+    log.forward = lambda e: sent.append(e) if isinstance(e, ev.Samples) else None
+    trainer = Trainer(make_dataset(side=28), config, log)
+    log.attach(trainer)
+    trainer.start()
+    assert trainer.join(timeout=30)
+    log.close()
+    (samples,) = [e for e in follower.poll() if isinstance(e, ev.Samples)]
+    last = sent[-1]
+    assert samples.iteration == last.iteration == 12 and samples.images.shape == (30, 28, 28)
+    for name in ("images", "labels", "predictions", "probabilities"):
+        assert np.array_equal(getattr(samples, name), getattr(last, name))
+    assert not samples.images.flags.writeable
+    assert follower.poll() == []  # handed on once per new file
+    (log.run_dir / SAMPLES_FILE).write_bytes(b"PK\x03\x04 cut short")  # damaged: no digits, no error
+    os.utime(log.run_dir / SAMPLES_FILE, ns=(1, 1))
+    assert follower.poll() == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 
 import pytest
 from textual.widgets import Input, Select
@@ -753,7 +754,7 @@ async def test_x_exports_metrics_and_the_screen_into_the_run(tmp_path):
 
 
 @run_async
-async def test_attach_follows_a_log_another_process_writes(tmp_path):
+async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_path):
     from engine.config import TrainConfig as Config
     from engine.runs import RunLog, new_run_dir
 
@@ -770,11 +771,30 @@ async def test_attach_follows_a_log_another_process_writes(tmp_path):
                              timeout=10, what="the attached run's events")
             seen = app.monitor.iteration
             await wait_until(pilot, lambda: app.monitor.iteration > seen + 10, timeout=5, what="new events")
-            assert "attached, read-only" in status_text(app)
+            assert f"attached to pid {os.getpid()}" in status_text(app)
             assert app.monitor.iterations == list(range(1, len(app.monitor.iterations) + 1))
+            assert app.pending.hidden_sizes == (16,)  # the run's settings, not this monitor's flags
+
+            await press(pilot, "space")  # through the run's command file to the writer
+            await wait_until(pilot, lambda: writer.state == "paused" and app.monitor.state == "paused",
+                             timeout=5, what="the writer to pause")
+            paused_at = writer.iteration
+            await press(pilot, "s")
+            await wait_until(pilot, lambda: app.monitor.iteration == paused_at + 1, timeout=5, what="one step")
+            await press(pilot, "right_square_bracket")
+            await wait_until(pilot, lambda: writer.config.lr == 0.2 and app.monitor.lr == 0.2,
+                             timeout=5, what="the new learning rate")
             await press(pilot, "space")
-            assert writer.state == "running"  # read-only: the writer was not paused
-            assert any("Attached read-only" in str(n.message) for n in notifications(app))
+            await wait_until(pilot, lambda: app.monitor.state == "running", timeout=5, what="the writer to resume")
+
+            writer.stop()  # the other process ends: nothing listens any more
+            log.close()
+            app.trainer.listener()  # (the note is rechecked once a second)
+            app.trainer._checked_at = -1e9
+            await pilot.pause(0.3)
+            assert "read-only: no process trains it now" in status_text(app)
+            await press(pilot, "space")
+            assert any(n.title == "Not sent" and "--resume" in str(n.message) for n in notifications(app))
     finally:
         writer.stop()
         log.close()

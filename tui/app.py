@@ -19,7 +19,9 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
 from engine.config import ConfigError
+from engine.control import ControlError
 from engine.export import export_run
+from engine.runs import LogReplaced
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from .screens.confirm_screen import ConfirmScreen
@@ -88,7 +90,7 @@ class BackpropApp(App):
     def __init__(self, session: Session):
         super().__init__()
         self.session = session
-        self.monitor = MonitorState(session.config, attached=session.follower is not None)
+        self.monitor = MonitorState(session.config)
         self.pending = session.config  # settings to apply at the next reset
         self._last_plot = 0.0
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
@@ -188,6 +190,8 @@ class BackpropApp(App):
 
     def react(self, event) -> None:
         """Side effects of a few events beyond the state: notifications and screens."""
+        if self.session.follower is not None and self._follow(event):
+            return
         if isinstance(event, ev.Diverged):
             self.notify(self.monitor.message, title="Diverged: paused", severity="warning", timeout=8)
         elif isinstance(event, ev.Failed):
@@ -214,6 +218,20 @@ class BackpropApp(App):
             if form := self.settings_form():
                 form.load(self.pending)
 
+    def _follow(self, event) -> bool:
+        """Attached: the settings shown are the run's. True when the event needs nothing more."""
+        if isinstance(event, LogReplaced):  # the run was resumed from a checkpoint: its log is read again
+            self.monitor = MonitorState(self.session.config)
+            self._stale |= {"loss", "accuracy", "gradcheck"}  # the preview keeps its digits
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.state = self.monitor
+            return True
+        if isinstance(event, (ev.Started, ev.ParamChanged)):
+            self.pending = self.monitor.config
+            if form := self.settings_form():
+                form.load(self.pending)
+        return False
+
     def settings_form(self) -> SettingsForm | None:
         """The form, once mounted (it is mounted lazily, just after the first frame)."""
         return self.query(SettingsForm).first() if self.query(SettingsForm) else None
@@ -224,7 +242,7 @@ class BackpropApp(App):
             self.session.load()
 
     def refresh_status(self) -> None:
-        self.status_bar.show(self.monitor, self.pending.lr)
+        self.status_bar.show(self.monitor, self.pending.lr, self.attached_note())
         self.message_bar.show(self.monitor)
 
     def refresh_probabilities(self) -> None:
@@ -237,20 +255,31 @@ class BackpropApp(App):
     def trainer(self):
         return self.session.trainer
 
+    def attached_note(self) -> str:
+        """How an attached monitor is connected (empty when it trains the run itself)."""
+        if self.session.follower is None:
+            return ""
+        pid = self.trainer.listener()
+        return f"attached to pid {pid}" if pid is not None else "attached, read-only: no process trains it now"
+
     def _can_train(self) -> bool:
-        if self.session.follower is not None:
-            self.notify("Attached read-only: the process that trains this run takes no commands from here.",
-                        severity="warning")
-            return False
         if self.trainer is None:
             busy = "There is no data: see the message (r retries)." if self.monitor.state == "unavailable" \
                 else "The dataset is still loading."
             self.notify(busy, severity="warning")
             return False
         if self.monitor.state in ("finished", "failed"):
-            self.notify("This run has ended: press r to reset.", severity="warning")
+            self.notify("This run has ended: " + ("press r to reset." if self.session.follower is None else
+                        "continue it with python -m engine train --resume RUN."), severity="warning")
             return False
         return True
+
+    def _control(self, act) -> None:
+        """Run a trainer control; an attached run's channel may have nobody listening."""
+        try:
+            act()
+        except ControlError as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=8)
 
     def action_toggle_run(self) -> None:
         if not self._can_train():
@@ -258,15 +287,15 @@ class BackpropApp(App):
         if self.trainer.state == "idle":
             self.session.ensure_started(paused=False)
         elif self.monitor.state == "running":
-            self.trainer.pause()
+            self._control(self.trainer.pause)
         else:
-            self.trainer.resume()
+            self._control(self.trainer.resume)
 
     def _worker_command(self, name: str) -> None:
         """Call a trainer control that runs in the worker, starting the worker (paused) if need be."""
         if self._can_train():
             self.session.ensure_started(paused=True)
-            getattr(self.trainer, name)()
+            self._control(getattr(self.trainer, name))
 
     def action_step(self) -> None:
         self._worker_command("step")
@@ -288,7 +317,12 @@ class BackpropApp(App):
 
     def action_checkpoint(self) -> None:
         self._checkpoint_asked = True
-        if not self.session.checkpoint():
+        try:
+            saving = self.session.checkpoint()
+        except ControlError as exc:
+            self.notify(str(exc), title="Not sent", severity="error", timeout=8)
+            return
+        if not saving:
             self.notify("No run to save yet (start training), or runs are off.", severity="warning")
 
     def action_gradcheck(self) -> None:
@@ -313,6 +347,8 @@ class BackpropApp(App):
                 getattr(self.trainer, f"set_{name}")(value)
             except ConfigError as exc:
                 problem = exc.problems.get(name, str(exc))
+            except ControlError as exc:
+                problem = str(exc)
         if problem is not None:
             if form:
                 form.show_error(name, problem)
@@ -340,7 +376,7 @@ class BackpropApp(App):
 
     def action_reset(self) -> None:
         if self.session.follower is not None:
-            self._can_train()  # says why not
+            self.notify("Attached: a reset belongs to the process that trains this run.", severity="warning")
             return
         if self.trainer is None and self.monitor.state == "loading":
             return

@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where each run writes its event log and checkpoints (default: %(default)s)")
     parser.add_argument("--attach", metavar="RUN",
-                        help="follow a run that another process (python -m engine train) is writing; read-only")
+                        help="follow a run that another process (python -m engine train, or another python -m tui) "
+                        "is writing, and steer it: pause, resume, step, learning rate, checkpoint")
     parser.add_argument("--resume", metavar="RUN",
                         help="continue a run (a run directory, or its name in --runs-dir) from its latest "
                         "checkpoint, with its curves and its saved settings")

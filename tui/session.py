@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.checkpoint import Checkpoint, CheckpointError
 from engine.config import TrainConfig
+from engine.control import RemoteTrainer
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved
 from engine.loader import load_dataset
@@ -38,7 +39,8 @@ class Session:
         """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
 
         `resume`: a run directory to continue from its latest checkpoint, its curves replayed from its log.
-        `attach`: a run directory another process is writing: follow its log, read-only.
+        `attach`: a run directory another process is writing: follow its log, and steer that process
+        through the run's command channel (a RemoteTrainer stands for its trainer).
         """
         self.config = config
         self.data_dir = data_dir
@@ -47,7 +49,7 @@ class Session:
         self.follower = LogFollower(attach) if attach is not None else None
         self.run_log: RunLog | None = None  # the current run's, from its start
         self.dataset: Dataset | None = None
-        self.trainer: Trainer | None = None
+        self.trainer: Trainer | RemoteTrainer | None = RemoteTrainer(attach) if attach is not None else None
         self.events: deque = deque()
         self._trainer_factory = trainer_factory
         self._loader = loader
@@ -123,6 +125,9 @@ class Session:
 
     def checkpoint(self) -> bool:
         """Save a checkpoint of the current run (between batches if it runs); False without a run log."""
+        if self.follower is not None:
+            self.trainer.request_checkpoint()  # the other process saves it (raises ControlError if none listens)
+            return True
         if self.run_log is None or self.trainer is None:
             return False
         if self.trainer.alive:
@@ -134,6 +139,8 @@ class Session:
 
     def _end_run(self) -> None:
         """Stop the trainer; with a run log, save where it stopped and close the log."""
+        if self.follower is not None:
+            return  # attached: the run goes on in its own process
         if self.trainer is not None:
             self.trainer.stop(timeout=2.0)
         if self.run_log is not None:

@@ -47,7 +47,6 @@ class MonitorState:
     samples: ev.Samples | None = None
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
-    attached: bool = False  # following another process's run: read-only
     message: str = ""  # the last error or warning, shown in the message bar
     warnings: list[str] = field(default_factory=list)  # about the data; the app shows them as a notification
     download: ev.DownloadProgress | None = None

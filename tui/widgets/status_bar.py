@@ -30,12 +30,15 @@ def rate(samples_per_s: float) -> str:
 class StatusBar(Static):
     """One line, redrawn every tick: updated without a re-layout of the screen."""
 
-    def show(self, state: MonitorState, requested_lr: float | None = None) -> None:
-        self.update(render_status(state, requested_lr), layout=False)
+    def show(self, state: MonitorState, requested_lr: float | None = None, attached: str = "") -> None:
+        self.update(render_status(state, requested_lr, attached), layout=False)
 
 
-def render_status(state: MonitorState, requested_lr: float | None = None) -> Text:
-    """`requested_lr`: a rate asked for that the trainer has not applied yet (shown as lr old→new)."""
+def render_status(state: MonitorState, requested_lr: float | None = None, attached: str = "") -> Text:
+    """`requested_lr`: a rate asked for that the trainer has not applied yet (shown as lr old→new).
+
+    `attached`: how a monitor following another process's run is connected to it.
+    """
     config = state.config
     lr = state.lr or config.lr
     total = f"{config.epochs} epochs" if config.epochs else f"{config.iters:,}"
@@ -49,8 +52,8 @@ def render_status(state: MonitorState, requested_lr: float | None = None) -> Tex
     ]
     if state.latest_accuracy is not None:
         parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
-    if state.attached:
-        parts.append((" · attached, read-only", "bold cyan"))
+    if attached:
+        parts.append((f" · {attached}", "bold cyan"))
     parts += [
         (f" · {rate(state.samples_per_s)} samples/s", ""),
         (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),

@@ -1,0 +1,141 @@
+"""The run's command channel: an attached monitor steers the process that trains the run."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine import events as ev
+from engine.config import TrainConfig
+from engine.control import CommandInbox, ControlError, RemoteTrainer
+from engine.runs import RunLog, new_run_dir
+from engine.trainer import Trainer
+from tests.conftest import EventLog, make_dataset
+
+CONFIG = TrainConfig(hidden_sizes=(8,), iters=1_000_000, batch_size=10, preview_count=0)
+
+
+class RecordingTrainer:
+    """Records the controls the inbox calls, with the Trainer's validation of settings."""
+
+    def __init__(self):
+        self.calls = []
+        self.config = CONFIG
+
+    def __getattr__(self, name):
+        def control(*args):
+            if name.startswith("set_"):
+                self.config.with_changes(**{name[4:]: args[0]})
+            self.calls.append((name, *args))
+        return control
+
+
+@pytest.fixture
+def run(tmp_path):
+    return new_run_dir(tmp_path, CONFIG, "784-8-10")
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_commands_reach_the_trainer_in_order_and_only_new_ones(run):
+    (run / "commands.jsonl").write_text('{"command": "pause"}\n')  # left by an earlier process
+    trainer = RecordingTrainer()
+    inbox = CommandInbox(run, trainer, lambda i: run / f"ck-{i}.npz")
+    remote = RemoteTrainer(run)
+    remote.step()
+    remote.set_lr(0.05)
+    remote.request_checkpoint()
+    remote.request_gradcheck()
+    remote.request_evaluation()
+    remote.resume()
+    inbox.poll()
+    names = [c[0] for c in trainer.calls]
+    assert names == ["step", "set_lr", "request_checkpoint", "request_gradcheck", "request_evaluation", "resume"]
+    assert trainer.calls[1] == ("set_lr", 0.05)
+    assert trainer.calls[2][1](7) == run / "ck-7.npz"
+    inbox.poll()
+    assert len(trainer.calls) == 6  # each command runs once
+
+
+def test_the_command_file_is_private_and_bad_lines_are_skipped(run):
+    trainer = RecordingTrainer()
+    inbox = CommandInbox(run, trainer, lambda i: run)
+    assert stat.S_IMODE(os.stat(run / "commands.jsonl").st_mode) == 0o600
+    with open(run / "commands.jsonl", "a") as f:
+        f.write('not json\n{"command": "rm -rf"}\n["pause"]\n{"command": "set", "name": "seed", "value": 3}\n'
+                '{"command": "set", "name": "lr", "value": -1}\n{"command": "pause"}\n{"command": "res')
+    inbox.poll()
+    assert trainer.calls == [("pause",)]  # unknown, malformed, not-live and refused ones skipped
+    with open(run / "commands.jsonl", "a") as f:
+        f.write('ume"}\n')  # the half-written line's end
+    inbox.poll()
+    assert trainer.calls == [("pause",), ("resume",)]
+
+
+def test_a_bad_setting_is_refused_before_anything_is_sent(run):
+    CommandInbox(run, RecordingTrainer(), lambda i: run)
+    before = (run / "commands.jsonl").read_bytes()
+    with pytest.raises(ValueError, match="learning rate"):
+        RemoteTrainer(run).set_lr(0)
+    with pytest.raises(ValueError, match="optimizer"):
+        RemoteTrainer(run).set_optimizer("nesterov")
+    assert (run / "commands.jsonl").read_bytes() == before
+
+
+def test_nothing_listening_is_a_clear_error(run):
+    remote = RemoteTrainer(run)
+    assert remote.listener() is None
+    with pytest.raises(ControlError, match="no process is training this run.*--resume"):
+        remote.pause()
+    inbox = CommandInbox(run, RecordingTrainer(), lambda i: run)
+    assert RemoteTrainer(run).listener() == os.getpid()
+    inbox.close()
+    assert not (run / "control.json").exists()
+    with pytest.raises(ControlError):
+        RemoteTrainer(run).pause()
+
+
+def test_a_killed_listener_is_recognised(run):
+    CommandInbox(run, RecordingTrainer(), lambda i: run)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    marker = json.loads((run / "control.json").read_text())
+    (run / "control.json").write_text(json.dumps({**marker, "pid": int(dead.stdout)}))  # as after a SIGKILL
+    with pytest.raises(ControlError, match="ended or was killed"):
+        RemoteTrainer(run).step()
+
+
+def test_a_run_log_takes_commands_for_its_trainer(run):
+    events = EventLog()
+    log = RunLog(run, events)
+    trainer = Trainer(make_dataset(), CONFIG, log)
+    log.attach(trainer)
+    trainer.start()
+    try:
+        remote = RemoteTrainer(run)
+        remote.pause()
+        wait_for(lambda: trainer.state == "paused")
+        at = trainer.iteration
+        remote.set_lr(0.025)
+        remote.step()
+        wait_for(lambda: trainer.iteration == at + 1)
+        assert trainer.config.lr == 0.025
+        # The paused run's last batch record reaches the log within a second, with no further event.
+        wait_for(lambda: f'"iteration": {at + 1},' in (run / "events.jsonl").read_text(), timeout=3)
+        changed = [e for e in events.of(ev.ParamChanged)]
+        assert [(e.name, e.new) for e in changed] == [("lr", 0.025)]
+    finally:
+        trainer.stop()
+        log.close()
+    with pytest.raises(ControlError):
+        remote.resume()
