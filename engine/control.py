@@ -119,7 +119,7 @@ class RemoteTrainer:
         now = time.monotonic()
         if now - self._checked_at >= LIVE_CHECK:
             self._checked_at = now
-            self._listener = _live_listener(self.run_dir)
+            self._listener = listener_pid(self.run_dir)
         return self._listener
 
     def pause(self) -> None:
@@ -175,7 +175,8 @@ class RemoteTrainer:
             os.close(fd)
 
 
-def _live_listener(run_dir: Path) -> int | None:
+def listener_pid(run_dir: Path) -> int | None:
+    """The pid of the live process that takes the run's commands, or None."""
     try:
         marker = json.loads((run_dir / "control.json").read_text())
         pid = int(marker["pid"])

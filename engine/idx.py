@@ -74,6 +74,8 @@ def _read_stream(stream: BinaryIO, name: str, expect_magic: int | None, max_byte
     shape = "x".join(map(str, dims))
     if expected > max_bytes or expected > MAX_RAW_BYTES:
         raise IdxError(f"{name}: header {shape} needs {expected} bytes, more than this file can hold")
+    if int(np.prod([d for d in dims if d], dtype=object)) > MAX_RAW_BYTES:  # an empty array numpy cannot shape
+        raise IdxError(f"{name}: header {shape} is not a shape any dataset has")
     buffer = bytearray(payload)
     got = stream.readinto(memoryview(buffer)) if payload else 0
     while got < payload:

@@ -82,6 +82,13 @@ def test_write_overwrites_and_leaves_no_temp_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.idx"]
 
 
+def test_an_empty_array_with_absurd_other_dimensions_is_refused(tmp_path):
+    path = tmp_path / "absurd"
+    path.write_bytes(struct.pack(">I3I", IMAGES_MAGIC, 0, 2**31, 2**31))  # 0 images of 2^31 x 2^31 pixels
+    with pytest.raises(IdxError, match="not a shape"):
+        read_idx(path)
+
+
 def test_empty_arrays_round_trip(tmp_path):
     write_idx(tmp_path / "l", np.zeros(0, dtype=np.uint8))
     write_idx(tmp_path / "i", np.zeros((0, 28, 28), dtype=np.uint8))

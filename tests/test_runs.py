@@ -229,3 +229,45 @@ def test_an_attached_monitor_gets_the_runs_preview_digits(tmp_path):
     (log.run_dir / SAMPLES_FILE).write_bytes(b"PK\x03\x04 cut short")  # damaged: no digits, no error
     os.utime(log.run_dir / SAMPLES_FILE, ns=(1, 1))
     assert follower.poll() == []
+
+
+def test_run_index_summarises_each_run(data_dir, tmp_path):
+    from engine.run_index import list_runs
+
+    runs = tmp_path / "runs"
+    assert list_runs(runs) == []  # no runs root yet
+    assert train(data_dir, runs, "--iters", "25") == 0
+    time.sleep(1.1)  # run names carry the start second
+    assert train(data_dir, runs, "--iters", "15", "--lr", "0.05", "--optimizer", "adam") == 0
+    (runs / "not-a-run").mkdir()
+    newer, older = list_runs(runs)
+    assert newer.started > older.started
+    assert (newer.settings, older.settings) == ("adam lr 0.05 b40", "sgd lr 0.1 b40")
+    assert (older.dataset, older.architecture, older.iteration, older.state) == ("mnist", "784-16-10", 25, "finished")
+    assert older.iterations == list(range(1, 26)) and len(older.losses) == 25
+    tests = [r["test_acc"] for r in read_events(older.path) if r["event"] in ("EpochDone", "Evaluated")]
+    assert older.best_test_acc == max(tests) and [a[2] for a in older.accuracy] == tests
+
+
+def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
+    from engine.config import TrainConfig
+    from engine.run_index import read_run
+    from engine.runs import RunLog, new_run_dir
+    from engine.trainer import Trainer
+
+    config = TrainConfig(hidden_sizes=(8,), batch_size=40, iters=1_000_000, preview_count=0)
+    log = RunLog(new_run_dir(tmp_path, config, "16-8-10"))
+    trainer = Trainer(make_dataset(), config, log)
+    log.attach(trainer)
+    trainer.start(paused=True)
+    deadline = time.monotonic() + 10
+    while "Paused" not in (log.run_dir / "events.jsonl").read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert read_run(log.run_dir).state == "paused"  # its process listens
+    trainer.stop()
+    log.close()
+    assert read_run(log.run_dir).state == "stopped"  # ended without finishing: resumable
+    with open(log.run_dir / "events.jsonl", "a") as f:
+        f.write("{broken\n" + json.dumps({"event": "Paused", "iteration": 0}) + "\n")
+    assert read_run(log.run_dir).state == "unreadable"

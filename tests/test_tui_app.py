@@ -798,3 +798,68 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
     finally:
         writer.stop()
         log.close()
+
+
+def write_run(root, lr: float, losses: list[float], test_acc: list[float], finished: bool):
+    """A run directory as a training process leaves it (config and event log)."""
+    import json
+
+    from engine.runs import event_record, new_run_dir
+
+    config = dataclasses.replace(FAKE_CONFIG, lr=lr)
+    run = new_run_dir(root, config, "784-16-10")
+    events = [ev.Started(config, "784-16-10", "mnist", 100, 50)]
+    events += [ev.BatchDone(i + 1, (i + 1) / 10, loss, lr, 1000.0) for i, loss in enumerate(losses)]
+    events += [ev.EpochDone(n + 1, 10 * (n + 1), acc, acc) for n, acc in enumerate(test_acc)]
+    events += [ev.Finished(len(losses), 1.0)] if finished else []
+    (run / "events.jsonl").write_text("".join(json.dumps(event_record(e)) + "\n" for e in events))
+    return run
+
+
+@run_async
+async def test_run_browser_lists_runs_opens_one_and_overlays_two(tmp_path):
+    import time as clock
+
+    from tui.screens.runs_screen import RunsScreen
+    from tui.widgets.run_curves import RunCurves
+
+    first = write_run(tmp_path, 0.1, [2.3, 1.0, 0.5, 0.2] * 5, [0.5, 0.9], finished=True)
+    clock.sleep(1.05)  # run names carry the start second
+    second = write_run(tmp_path, 0.02, [2.3, 2.0, 1.8] * 4, [0.3], finished=False)
+    app = fake_app()
+    app.session.runs_dir = str(tmp_path)
+    async with running(app, size=(80, 24)) as pilot:
+        await press(pilot, "o")
+        assert isinstance(app.screen, RunsScreen)
+        await wait_until(pilot, lambda: len(app.screen.runs) == 2, what="the runs to be read")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "2 runs in" in text
+        row_new = next(line for line in text.splitlines() if "lr 0.02" in line)
+        row_old = next(line for line in text.splitlines() if "lr 0.1 " in line)
+        assert text.index(row_new) < text.index(row_old)  # newest first
+        assert "mnist 784-16-10" in row_old and "20" in row_old and "90.00%" in row_old and "finished" in row_old
+        assert "12" in row_new and "30.00%" in row_new and "stopped" in row_new  # no process: resumable
+        loss, accuracy = app.screen.query(RunCurves)
+        assert [r.path for r in loss.runs] == [second]  # the highlighted run's curves
+        await press(pilot, "down")
+        assert [r.path for r in loss.runs] == [first] and [r.path for r in accuracy.runs] == [first]
+        await press(pilot, "space", "up", "space")  # mark both: their curves overlaid
+        assert [r.path for r in loss.runs] == [first, second]
+        await pilot.pause()
+        assert "1 vs 2" in screen_text(app)
+        assert app.monitor.state == "idle"  # space marked runs: it did not start training
+        await press(pilot, "space")  # unmark the second
+        assert [r.path for r in loss.runs] == [first]
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, RunsScreen)
+
+
+@run_async
+async def test_run_browser_with_no_runs_says_where_they_come_from(tmp_path):
+    app = fake_app()
+    app.session.runs_dir = str(tmp_path / "none")
+    async with running(app, size=(80, 24)) as pilot:
+        await press(pilot, "o")
+        await wait_until(pilot, lambda: "No runs in" in screen_text(app), what="the empty list")
+        assert "python -m engine train" in screen_text(app)

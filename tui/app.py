@@ -27,6 +27,7 @@ from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
+from .screens.runs_screen import RunsScreen
 from .session import Session
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
@@ -63,6 +64,7 @@ class BackpropApp(App):
         Binding("e", "evaluate", "Evaluate now: accuracy and fresh digits", show=False),
         Binding("c", "checkpoint", "Save a checkpoint into the run directory", show=False),
         Binding("x", "export", "Export metrics (CSV) and this screen (SVG) into the run directory", show=False),
+        Binding("o", "runs", "Runs: list saved runs, open one's curves, overlay two (space marks)", show=False),
         Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
         Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
         Binding("down", "select_next", "Select the next digit", show=False),
@@ -452,6 +454,9 @@ class BackpropApp(App):
 
     def action_leave_form(self) -> None:
         self.set_focus(None)
+
+    def action_runs(self) -> None:
+        self.push_screen(RunsScreen(self.session.runs_dir or "runs"))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]))
