@@ -793,6 +793,7 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
             app.trainer._checked_at = -1e9
             await pilot.pause(0.3)
             assert "read-only: no process trains it now" in status_text(app)
+            assert app.monitor.state == "stopped"
             await press(pilot, "space")
             assert any(n.title == "Not sent" and "--resume" in str(n.message) for n in notifications(app))
     finally:
@@ -863,3 +864,25 @@ async def test_run_browser_with_no_runs_says_where_they_come_from(tmp_path):
         await press(pilot, "o")
         await wait_until(pilot, lambda: "No runs in" in screen_text(app), what="the empty list")
         assert "python -m engine train" in screen_text(app)
+
+
+@run_async
+async def test_an_attached_monitor_starts_over_when_a_resume_rewrites_the_log(tmp_path):
+    import json
+
+    from engine.runs import event_record, truncate_log
+
+    run = write_run(tmp_path, 0.1, [2.0, 1.5, 1.2, 1.0, 0.9, 0.8], [0.5], finished=False)
+    with open(run / "events.jsonl", "a") as f:
+        f.write(json.dumps(event_record(ev.GradCheckDone(gradcheck_rows([784, 16, 10]), 6, 0.01))) + "\n")
+    app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+    async with running(app, wait_ready=False, ticking=True) as pilot:
+        await wait_until(pilot, lambda: app.monitor.iteration == 6 and app.monitor.gradcheck_iteration == 6,
+                         what="the run's log")
+        truncate_log(run, 4)  # another process resumed the run from a checkpoint at iteration 4
+        with open(run / "events.jsonl", "a") as f:
+            f.write(json.dumps(event_record(ev.BatchDone(5, 0.5, 0.7, 0.1, 1000.0))) + "\n")
+        await wait_until(pilot, lambda: app.monitor.iterations == [1, 2, 3, 4, 5], what="the rewritten log")
+        assert app.monitor.losses[-1] == 0.7 and app.monitor.gradcheck_iteration is None
+        await pilot.pause(0.2)
+        assert "gradient check: press g" in screen_text(app)

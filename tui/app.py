@@ -183,12 +183,16 @@ class BackpropApp(App):
 
     def show_gradcheck(self) -> None:
         m = self.monitor
+        self._stale.discard("gradcheck")
+        if m.gradcheck_iteration is None:  # none yet in this run
+            self.gradcheck_table.clear()
+            self.gradcheck_title.update(GRADCHECK_HINT)
+            return
         self.gradcheck_table.show(m.gradcheck, m.gradcheck_iteration)
         self.gradcheck_title.update(
             f"gradient check at iteration {m.gradcheck_iteration:,} ({1000 * m.gradcheck_seconds:.0f} ms): "
             f"backprop vs central differences, float64, {sum(r.checked for r in m.gradcheck):,} elements"
         )
-        self._stale.discard("gradcheck")
 
     def react(self, event) -> None:
         """Side effects of a few events beyond the state: notifications and screens."""
@@ -236,7 +240,8 @@ class BackpropApp(App):
 
     def settings_form(self) -> SettingsForm | None:
         """The form, once mounted (it is mounted lazily, just after the first frame)."""
-        return self.query(SettingsForm).first() if self.query(SettingsForm) else None
+        forms = self.query(SettingsForm)
+        return forms.first() if forms and forms.first().fields_ready else None
     
     def _retry_load(self, retry: bool | None) -> None:
         if retry:
@@ -262,7 +267,11 @@ class BackpropApp(App):
         if self.session.follower is None:
             return ""
         pid = self.trainer.listener()
-        return f"attached to pid {pid}" if pid is not None else "attached, read-only: no process trains it now"
+        if pid is not None:
+            return f"attached to pid {pid}"
+        if self.monitor.state in ("running", "paused"):
+            self.monitor.stop()  # killed, or ended without a word in the log: it is not running
+        return "attached, read-only: no process trains it now"
 
     def _can_train(self) -> bool:
         if self.trainer is None:
@@ -401,8 +410,7 @@ class BackpropApp(App):
         for plot in (self.loss_plot, self.accuracy_plot):
             plot.state = self.monitor
             plot.refresh()
-        self.gradcheck_table.clear()
-        self.gradcheck_title.update(GRADCHECK_HINT)
+        self.show_gradcheck()
         preview = self.preview
         preview.samples = None
         preview.page = preview.selected = 0

@@ -31,7 +31,7 @@ class MonitorState:
     config: TrainConfig
     dataset: str = ""
     architecture: str = ""
-    state: str = "loading"  # loading / idle / running / paused / finished / diverged / failed / unavailable
+    state: str = "loading"  # loading / idle / running / paused / stopped / finished / diverged / failed / unavailable
     iteration: int = 0
     epoch: float = 0.0
     samples_per_s: float = 0.0
@@ -162,6 +162,11 @@ class MonitorState:
         self.message = ""
         self._set_running(True)
         return {"status"}
+
+    def stop(self) -> None:
+        """The run's process is gone (seen by an attached monitor): it neither runs nor takes commands."""
+        self.state = "stopped"
+        self._set_running(False)
 
     def _on_Diverged(self, e: ev.Diverged) -> set[str]:
         self.state = "diverged"

@@ -21,4 +21,5 @@ class AccuracyPlot(TimedPlot):
             plt.ylim(low, 100)
             ticks = nice_ticks(low, 100, count=4)
             plt.yticks(ticks, [f"{t:g}" for t in ticks])
-            iteration_axis(plt, state.iterations[-1] if state.iterations else x[-1], self.size.width)
+            # Every point inside the axis: plotext's legend fails on a series with none in view.
+            iteration_axis(plt, max(state.iterations[-1] if state.iterations else 0, x[-1]), self.size.width)

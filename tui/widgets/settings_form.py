@@ -82,9 +82,11 @@ class SettingsForm(VerticalScroll):
         """`current` gives the settings to show when the form is mounted."""
         super().__init__(**kwargs)
         self.current = current
+        self.fields_ready = False  # until mounted, its fields cannot be set
 
     def on_mount(self) -> None:
         self.load(self.current())
+        self.fields_ready = True
 
     def compose(self) -> ComposeResult:
         yield Static("● live: applies at the next batch; the others when you reset (r). "

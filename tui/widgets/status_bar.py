@@ -7,7 +7,7 @@ from textual.widgets import Static
 from ..state import MonitorState
 
 STATE_STYLES = {
-    "loading": "bold cyan", "idle": "bold", "running": "bold green", "paused": "bold yellow",
+    "loading": "bold cyan", "idle": "bold", "running": "bold green", "paused": "bold yellow", "stopped": "bold magenta",
     "finished": "bold blue", "diverged": "bold red", "failed": "bold red", "unavailable": "bold red",
 }
 
