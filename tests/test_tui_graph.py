@@ -1,0 +1,215 @@
+"""The computational-graph lesson driven by Pilot, in a small app that mounts only its widget."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Input, Static
+
+import tui
+from tests.fake_trainer import run_async, screen_text
+from tui.app import BackpropApp
+from tui.widgets.computational_graph import HELP, ComputationalGraph
+
+SIZES = [(80, 24), (120, 40)]
+NUMBER = re.compile(r"(?<= )-?\d[\d.e+-]*(?= )")
+
+
+class GraphApp(App):
+    CSS_PATH = Path(tui.__file__).parent / "app.tcss"  # the real app's styles
+    # Keys the real app binds too: the widget must let them through when it has no use for them.
+    BINDINGS = [Binding("escape", "record('escape')"), Binding("down", "record('down')")]
+
+    def __init__(self):
+        super().__init__()
+        self.recorded: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield ComputationalGraph()
+
+    def on_mount(self) -> None:
+        self.query_one(ComputationalGraph).focus()
+
+    def action_record(self, key: str) -> None:
+        self.recorded.append(key)
+
+
+def text(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+def edge(app, label: str) -> tuple[str, str]:
+    """(forward value, gradient) of the input edge `label`, or of the output edge when it is the output's."""
+    lines = text(app, "#graph-drawing").splitlines()
+    for r, line in enumerate(lines):
+        if line.startswith(label + " ") or line.endswith("▶ " + label):
+            numbers = list(NUMBER.finditer(line + " "))
+            value = numbers[0] if line.startswith(label + " ") else numbers[-1]
+            return value.group(), lines[r + 1][value.start():].split()[0]
+    raise AssertionError(f"no edge {label!r} in\n" + "\n".join(lines))
+
+
+async def enter(pilot, field: str, value: str) -> None:
+    """Type `value` into a field key by key, press Enter, then Esc back to the graph's keys."""
+    box = pilot.app.query_one(f"#graph-input-{field}", Input)
+    box.focus()
+    box.value = ""
+    await pilot.press(*value, "enter", "escape")
+
+
+def note(app, field: str) -> tuple[str, bool]:
+    widget = app.query_one(f"#graph-note-{field}", Static)
+    return str(widget.render()), widget.has_class("error") and widget.display
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_the_backward_pass_shows_the_seeds_numbers(size):
+    app = GraphApp()
+    async with app.run_test(size=size) as pilot:
+        assert edge(app, "price") == ("330", "1")
+        assert edge(app, "apple price") == ("100", "?")
+        await pilot.press("a")
+        assert edge(app, "price") == ("330", "1")
+        assert edge(app, "apple price") == ("100", "3.3")
+        assert edge(app, "apple count") == ("3", "110")
+        assert edge(app, "tax") == ("1.1", "300")
+        on_screen = screen_text(app)
+        for shown in ("330", "3.3", "110", "300", "backward 2/2 nodes"):
+            assert shown in on_screen
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_a_new_input_recomputes_through_the_layers(size):
+    app = GraphApp()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("a")
+        await enter(pilot, "apple_num", "4")
+        assert edge(app, "price") == ("440", "1")
+        assert edge(app, "apple price") == ("100", "4.4")
+        assert edge(app, "apple count") == ("4", "110")
+        assert edge(app, "tax") == ("1.1", "400")
+        assert note(app, "apple_num") == ("", False)
+        assert app.focused is app.query_one(ComputationalGraph)  # Esc came back to the keys
+        assert app.recorded == []  # ... and did not reach the app
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_a_bad_value_shows_an_error_and_changes_nothing(size):
+    app = GraphApp()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("a")
+        drawing = text(app, "#graph-drawing")
+        for field, typed, message in [
+            ("apple_num", "abc", "not a number: 'abc'"), ("apple_num", "nan", "must be finite, not nan"),
+            ("tax", "", "enter a number"), ("apple", "1e308", "overflow: apples = inf"),
+        ]:
+            await enter(pilot, field, typed)
+            assert note(app, field) == (message, True)
+            assert app.screen.region.contains_region(app.query_one(f"#graph-note-{field}").region)
+            assert app.query_one(f"#graph-input-{field}", Input).value == typed  # left for the user to fix
+            assert text(app, "#graph-drawing") == drawing
+        await enter(pilot, "apple", "200")
+        assert note(app, "apple") == ("", False)
+        assert edge(app, "price") == ("660", "1")
+
+
+@run_async
+async def test_the_step_key_reveals_gradients_one_node_at_a_time():
+    app = GraphApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "backward 0/2 nodes" in text(app, "#graph-heading")
+        assert "press b" in text(app, "#graph-step")
+        await pilot.press("b")  # the tax node
+        assert "backward 1/2 nodes" in text(app, "#graph-heading")
+        assert edge(app, "tax") == ("1.1", "300")
+        assert edge(app, "apple price") == ("100", "?") and edge(app, "apple count") == ("3", "?")
+        assert text(app, "#graph-step") == "× swaps: d apples = 1 × 1.1 = 1.1 · d tax = 1 × 300 = 300"
+        assert highlighted_box(app) == "× (row 5)"
+        await pilot.press("b")  # the apples node
+        assert edge(app, "apple price") == ("100", "3.3") and edge(app, "apple count") == ("3", "110")
+        assert text(app, "#graph-step") == \
+            "× swaps: d apple price = 1.1 × 3 = 3.3 · d apple count = 1.1 × 100 = 110"
+        assert highlighted_box(app) == "× (row 3)"
+        await pilot.press("b")  # nothing is left: it stays at the end
+        assert "backward 2/2 nodes" in text(app, "#graph-heading")
+        await pilot.press("z")
+        assert "backward 0/2 nodes" in text(app, "#graph-heading")
+        assert [edge(app, label)[1] for label in ("apple price", "apple count", "tax", "price")] == ["?", "?", "?", "1"]
+        assert highlighted_box(app) is None
+
+
+def highlighted_box(app) -> str | None:
+    """The operator and middle row (from 1) of the box with a background: the node just stepped, if any."""
+    drawing = app.query_one("#graph-drawing", Static).render()
+    plain = drawing.plain
+    for span in drawing.spans:
+        if plain[span.start:span.end].startswith("┤") and span.style.background is not None:
+            return f"{plain[span.start + 2]} (row {plain[:span.start].count(chr(10)) + 1})"
+    return None
+
+
+@run_async
+async def test_apples_and_oranges_as_the_book():
+    app = GraphApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await enter(pilot, "apple_num", "4")
+        await pilot.press("o")
+        assert app.query_one("#graph-field-orange").display
+        assert app.query_one("#graph-input-apple_num", Input).value == "2"
+        assert edge(app, "price") == ("715", "1")
+        await pilot.press("b", "b")
+        assert text(app, "#graph-step") == "+ passes it on: d apples = 1.1 · d oranges = 1.1"
+        assert highlighted_box(app) == "+ (row 7)"
+        await pilot.press("a")
+        assert [edge(app, label) for label in ("apple price", "apple count", "orange price", "orange count", "tax")] \
+            == [("100", "2.2"), ("2", "110"), ("150", "3.3"), ("3", "165"), ("1.1", "650")]
+        on_screen = screen_text(app)
+        for shown in ("715", "2.2", "165", "650", "orange count"):
+            assert shown in on_screen
+        await pilot.press("o")  # back to the apples, as they were left, the backward pass not yet taken
+        assert not app.query_one("#graph-field-orange").display
+        assert app.query_one("#graph-input-apple_num", Input).value == "4"
+        assert edge(app, "price") == ("440", "1") and edge(app, "tax") == ("1.1", "?")
+
+
+@pytest.mark.parametrize("example_keys", [(), ("o",)])
+@run_async
+async def test_the_view_fits_the_graph_tab_of_an_80x24_terminal(example_keys):
+    app = GraphApp()
+    # 80x24 less the app's status line, tabs and footer.
+    async with app.run_test(size=(80, 17)) as pilot:
+        await pilot.press(*example_keys, "a")
+        graph = app.query_one(ComputationalGraph)
+        assert app.query_one("#graph-drawing").region.right <= graph.content_region.right
+        assert graph.max_scroll_x == graph.max_scroll_y == 0
+
+
+@run_async
+async def test_keys_typed_into_an_input_are_text_and_other_keys_reach_the_app():
+    app = GraphApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        box = app.query_one("#graph-input-tax", Input)
+        box.focus()
+        box.value = ""
+        await pilot.press("b", "a", "z", "o")
+        assert box.value == "bazo"
+        assert "backward 0/2 nodes" in text(app, "#graph-heading")
+        await pilot.press("escape")
+        assert app.recorded == []
+        await pilot.press("escape", "down")  # the graph has focus and nothing to scroll
+        assert app.recorded == ["escape", "down"]
+
+
+def test_help_lists_every_key_and_none_clashes_with_the_app():
+    keys = {key for key, _ in HELP}
+    assert keys == {"b", "a", "z", "o", "escape"}
+    app_keys = {key.strip() for binding in BackpropApp.BINDINGS for key in binding.key.split(",")}
+    # Esc only acts from one of the widget's inputs; otherwise it is the app's.
+    assert not (keys - {"escape"}) & app_keys
+    assert all(description for _, description in HELP)
