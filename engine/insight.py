@@ -115,4 +115,4 @@ def weight_images(network: Network, image_shape: tuple[int, ...]) -> np.ndarray:
     Column j of W1 weighs each input pixel for unit j: drawn as an image, it shows
     the pattern that unit responds to.
     """
-    return network.params["W1"].T.reshape(-1, *image_shape).astype(np.float32)
+    return np.ascontiguousarray(network.params["W1"].T, np.float32).reshape(-1, *image_shape)
