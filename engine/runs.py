@@ -57,7 +57,9 @@ def event_record(event) -> dict:
         if dataclasses.is_dataclass(value):
             value = asdict(value)
         elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
-            value = [asdict(v) for v in value]
+            # Rows hold plain values and tuples of numbers: a shallow dict is enough, and asdict's
+            # copy of every number took 0.5 ms for a LayerStats, on the worker thread.
+            value = [{f.name: getattr(v, f.name) for f in dataclasses.fields(v)} for v in value]
         elif isinstance(value, float) and not np.isfinite(value):
             value = str(value)  # JSON has no NaN/inf
         record[f.name] = value

@@ -106,13 +106,33 @@ def test_worst_mistakes_are_all_wrong_the_most_confident_first(case):
 # --- histograms ----------------------------------------------------------------
 
 
-def test_histogram_counts_every_value_and_spans_the_range():
-    values = np.random.default_rng(1).standard_normal((37, 11)).astype(np.float32)
-    counts, edges = histogram(values, bins=7)
-    assert counts.dtype == np.int64 and counts.shape == (7,) and edges.shape == (8,)
+def in_bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts by looking each value up among the edges (bins closed on the left, the last also on the right)."""
+    index = np.minimum(np.searchsorted(edges, values.astype(np.float64).ravel(), side="right") - 1, len(edges) - 2)
+    return np.bincount(index, minlength=len(edges) - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 40), st.floats(-8, 3), st.floats(-1e3, 1e3), st.integers(0, 2**32 - 1))
+def test_histogram_counts_every_value_in_the_bin_its_edges_say(n, bins, scale, offset, seed):
+    rng = np.random.default_rng(seed)
+    values = (rng.standard_normal(n) * 10**scale + offset).astype(np.float32)  # narrow ranges far from 0 too
+    counts, edges = histogram(values, bins)
+    assert counts.dtype == np.int64 and counts.shape == (bins,) and edges.shape == (bins + 1,)
     assert counts.sum() == values.size
-    assert edges[0] == values.min() and edges[-1] == values.max()
-    np.testing.assert_array_equal(counts, np.histogram(values, 7)[0])
+    if values.min() < values.max():
+        assert edges[0] == values.min() and edges[-1] == values.max()
+    np.testing.assert_array_equal(counts, in_bins(values, edges))
+    expected_counts, expected_edges = np.histogram(values.astype(np.float64), bins)
+    np.testing.assert_array_equal(counts, expected_counts)
+    np.testing.assert_array_equal(edges, expected_edges)
+
+
+def test_histogram_of_values_on_the_edges():
+    values = np.array([0, 0.25, 0.5, 0.5, 0.75, 1, 1], np.float32)
+    counts, edges = histogram(values, bins=4)
+    np.testing.assert_array_equal(edges, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_array_equal(counts, [1, 1, 2, 3])  # left edges belong to their bin, the maximum to the last
 
 
 def test_histogram_clips_non_finite_values_into_the_outer_bins():
