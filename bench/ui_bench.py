@@ -58,7 +58,10 @@ One run prints (--parts picks some):
    (they reuse the evaluation's forward pass). --rounds pairs alternate their
    order (off/on, on/off, ...) after one unmeasured warm-up. Printed: each
    round, the medians, the median of the per-pair ratios default / off and
-   its range. Goal: default >= 95% of off.
+   its range. Goal: default >= 95% of off. Because this VM's speed swings by
+   tens of percent between rounds, also printed: the time spent making the
+   layer statistics and weight images, timed around the trainer's own
+   method in each default round (InsightTimer), as a share of that round.
 
 Data: the 8,000 first / 2,000 last real MNIST test digits (../shared/data/mnist
 relative to the repo root, or /work/shared/data/mnist), written as the four
@@ -150,21 +153,40 @@ class Clock:
             self.iterations = event.iteration
         self.sink(event)
 
-    def rate(self) -> float:
+    def seconds(self) -> float:
         if self.started is None or self.finished is None:
             raise RuntimeError("the trainer did not finish")
-        return self.iterations / (self.finished - self.started)
+        return self.finished - self.started
+
+    def rate(self) -> float:
+        return self.iterations / self.seconds()
 
 
-def headless_round(dataset, config: TrainConfig) -> float:
+class InsightTimer(Trainer):
+    """The real Trainer, also timing the making of its layer statistics and weight images."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.insight_seconds = 0.0
+        self.insight_made = 0
+
+    def _insight_events(self):
+        before, began = self._insight, time.perf_counter()
+        made = super()._insight_events()
+        self.insight_seconds += time.perf_counter() - began
+        self.insight_made += made is not before  # a new pair, not the one kept for this iteration
+        return made
+
+
+def headless_round(dataset, config: TrainConfig, trainer_class=Trainer) -> tuple[Clock, Trainer]:
     events: deque = deque()
     clock = Clock(events.append)
-    trainer = Trainer(dataset, config, clock)
+    trainer = trainer_class(dataset, config, clock)
     trainer.start()
     trainer.join()
     if trainer.state != "finished":
         raise RuntimeError(f"headless trainer ended {trainer.state}")
-    return clock.rate()
+    return clock, trainer
 
 
 async def _ui_round(folder: Path, config: TrainConfig, timeout: float) -> float:
@@ -285,7 +307,7 @@ def ui_throughput(dataset, folder: Path, config: TrainConfig, rounds: int) -> No
     headless_round(dataset, config)  # warm-up: caches, BLAS threads, page faults
     headless, ui, busy = [], [], []
     for r in range(rounds):
-        headless.append(headless_round(dataset, config))
+        headless.append(headless_round(dataset, config)[0].rate())
         rate, cpu = ui_round(folder, config)
         ui.append(rate)
         busy.append(cpu)
@@ -320,17 +342,28 @@ def insight_cost(dataset, config: TrainConfig, rounds: int) -> None:
           f"{rounds} pairs in alternating order (+1 warm-up)")
     headless_round(dataset, on)  # warm-up
     rates: dict[str, list[float]] = {"off": [], "on": []}
+    shares, made, per_event = [], [], []
     for r in range(rounds):
         order = ("off", "on") if r % 2 == 0 else ("on", "off")
         for mode in order:
-            rates[mode].append(headless_round(dataset, off if mode == "off" else on))
+            clock, trainer = headless_round(dataset, off if mode == "off" else on, InsightTimer)
+            rates[mode].append(clock.rate())
+            if mode == "on":
+                shares.append(trainer.insight_seconds / clock.seconds())
+                made.append(trainer.insight_made)
+                per_event.append(trainer.insight_seconds / trainer.insight_made)
         print(f"  round {r + 1} ({order[0]} first): off {rates['off'][-1]:7.0f} it/s   "
-              f"default {rates['on'][-1]:7.0f} it/s   ratio {rates['on'][-1] / rates['off'][-1]:6.1%}", flush=True)
+              f"default {rates['on'][-1]:7.0f} it/s   ratio {rates['on'][-1] / rates['off'][-1]:6.1%}   "
+              f"making the insight events: {shares[-1]:.1%} of the default round "
+              f"({made[-1]} at {per_event[-1] * 1e3:.2f} ms)", flush=True)
     ratios = [a / b for a, b in zip(rates["on"], rates["off"])]
     off_med, on_med = statistics.median(rates["off"]), statistics.median(rates["on"])
     print(f"  insight_every=0: median {off_med:.0f} it/s; default: median {on_med:.0f} it/s")
     print(f"  default / off: median of per-pair ratios {statistics.median(ratios):.1%} "
           f"(range {min(ratios):.1%} to {max(ratios):.1%}); ratio of medians {on_med / off_med:.1%}; goal >= 95%")
+    print(f"  time making layer stats and weight images, timed inside the default rounds: median "
+          f"{statistics.median(shares):.1%} of the round (range {min(shares):.1%} to {max(shares):.1%}), "
+          f"{statistics.median(per_event) * 1e3:.2f} ms each; the same-round share drifts less than the A/B ratio")
 
 
 def main() -> int:
