@@ -17,7 +17,7 @@ HIST_BINS = 30  # bins of the weight and gradient histograms: about one terminal
 
 @dataclass(frozen=True)
 class LayerStatsRow:
-    """One Affine layer: histograms of its weights W and of their gradient, and gradient norms.
+    """One Affine layer: histograms of its weights W and of their gradient, gradient norms, dead units.
 
     Tuples of plain numbers, so a row is immutable and goes to JSON as it is.
     """

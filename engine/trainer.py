@@ -385,7 +385,7 @@ class Trainer:
         They describe the latest batch (its gradients and ReLU masks), which any forward pass
         after it overwrites: so they are made once per iteration, before scoring, and kept.
         """
-        if not self.config.insight_every or self._last_good is None:
+        if not self.config.insight_every or self._last_good is None:  # _last_good: set by the first good batch
             return None
         if self._insight is None or self._insight[0].iteration != self.iteration:
             self._insight = (
