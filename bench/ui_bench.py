@@ -1,8 +1,8 @@
 """Benchmark: does the monitor slow training down, and how fast does it start?
 
-Run from anywhere:  python bench/ui_bench.py  [--iters N] [--rounds N] [--starts N]
+Run from anywhere:  python bench/ui_bench.py  [--iters N] [--rounds N] [--starts N] [--parts 1,2,3]
 
-One run prints:
+One run prints (--parts picks some):
 
 1. Training throughput (iterations/s) of the real engine.trainer.Trainer,
    784-50-10, SGD lr 0.1, batch 100, --iters iterations (default 3,000), with
@@ -50,6 +50,18 @@ One run prints:
    Then the child is ended (SIGTERM, SIGKILL after 3 s if needed). --starts
    spawns (default 5) are made; the first is printed on its own (cold
    imports), the median is over all of them. Goal: first frame <= 1.0 s.
+
+3. What the insight events cost: headless throughput (as in 1) with
+   insight_every=0 against the default (layer statistics and weight images
+   every 200 iterations and at each evaluation, i.e. every 80 batches here,
+   more often than on full MNIST). Test-set predictions are sent in both
+   (they reuse the evaluation's forward pass). --rounds pairs alternate their
+   order (off/on, on/off, ...) after one unmeasured warm-up. Printed: each
+   round, the medians, the median of the per-pair ratios default / off and
+   its range. Goal: default >= 95% of off. Because this VM's speed swings by
+   tens of percent between rounds, also printed: the time spent making the
+   layer statistics and weight images, timed around the trainer's own
+   method in each default round (InsightTimer), as a share of that round.
 
 Data: the 8,000 first / 2,000 last real MNIST test digits (../shared/data/mnist
 relative to the repo root, or /work/shared/data/mnist), written as the four
@@ -141,21 +153,40 @@ class Clock:
             self.iterations = event.iteration
         self.sink(event)
 
-    def rate(self) -> float:
+    def seconds(self) -> float:
         if self.started is None or self.finished is None:
             raise RuntimeError("the trainer did not finish")
-        return self.iterations / (self.finished - self.started)
+        return self.finished - self.started
+
+    def rate(self) -> float:
+        return self.iterations / self.seconds()
 
 
-def headless_round(dataset, config: TrainConfig) -> float:
+class InsightTimer(Trainer):
+    """The real Trainer, also timing the making of its layer statistics and weight images."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.insight_seconds = 0.0
+        self.insight_made = 0
+
+    def _insight_events(self):
+        before, began = self._insight, time.perf_counter()
+        made = super()._insight_events()
+        self.insight_seconds += time.perf_counter() - began
+        self.insight_made += made is not before  # a new pair, not the one kept for this iteration
+        return made
+
+
+def headless_round(dataset, config: TrainConfig, trainer_class=Trainer) -> tuple[Clock, Trainer]:
     events: deque = deque()
     clock = Clock(events.append)
-    trainer = Trainer(dataset, config, clock)
+    trainer = trainer_class(dataset, config, clock)
     trainer.start()
     trainer.join()
     if trainer.state != "finished":
         raise RuntimeError(f"headless trainer ended {trainer.state}")
-    return clock.rate()
+    return clock, trainer
 
 
 async def _ui_round(folder: Path, config: TrainConfig, timeout: float) -> float:
@@ -271,12 +302,78 @@ def median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def ui_throughput(dataset, folder: Path, config: TrainConfig, rounds: int) -> None:
+    print(f"\n1. training throughput, {rounds} alternating rounds (+1 headless warm-up)")
+    headless_round(dataset, config)  # warm-up: caches, BLAS threads, page faults
+    headless, ui, busy = [], [], []
+    for r in range(rounds):
+        headless.append(headless_round(dataset, config)[0].rate())
+        rate, cpu = ui_round(folder, config)
+        ui.append(rate)
+        busy.append(cpu)
+        print(f"  round {r + 1}: headless {headless[-1]:7.0f} it/s   UI {ui[-1]:7.0f} it/s   "
+              f"ratio {ui[-1] / headless[-1]:6.1%}   UI thread on CPU {cpu:.0%} of the time", flush=True)
+    ratios = [u / h for u, h in zip(ui, headless)]
+    h_med, u_med = statistics.median(headless), statistics.median(ui)
+    print(f"  headless (Trainer + deque sink): median {h_med:.0f} it/s")
+    print(f"  UI (BackpropApp, run_test 120x40): median {u_med:.0f} it/s")
+    print(f"  UI / headless: median of per-round ratios {statistics.median(ratios):.1%} "
+          f"(range {min(ratios):.1%} to {max(ratios):.1%}); ratio of medians {u_med / h_med:.1%}; goal >= 90%")
+    print(f"  UI thread CPU while training: median {statistics.median(busy):.0%} of one core "
+          f"(range {min(busy):.0%} to {max(busy):.0%})")
+
+
+def startup(folder: Path, starts: int) -> None:
+    print(f"\n2. python -m tui --data-dir FOLDER on a 120x40 pty, TERM=xterm-256color, {starts} starts")
+    runs = [first_frame(folder) for _ in range(starts)]
+    for key in ("alt screen", "first frame", "ready"):
+        values = [run[key] for run in runs]
+        med = median(values)
+        print(f"  {key:>11}: first start {fmt(values[:1])} s, median {fmt([med])} s   (all: {fmt(values)})")
+    med = median([run["first frame"] for run in runs])
+    verdict = "no frame" if med is None else ("meets" if med <= 1.0 else "misses")
+    print(f"  first frame median {fmt([med])} s: {verdict} the goal of <= 1.0 s")
+
+
+def insight_cost(dataset, config: TrainConfig, rounds: int) -> None:
+    on = config.with_changes(insight_every=TrainConfig().insight_every)
+    off = config.with_changes(insight_every=0)
+    print(f"\n3. insight events, headless: insight_every=0 against {on.insight_every} (the default), "
+          f"{rounds} pairs in alternating order (+1 warm-up)")
+    headless_round(dataset, on)  # warm-up
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    shares, made, per_event = [], [], []
+    for r in range(rounds):
+        order = ("off", "on") if r % 2 == 0 else ("on", "off")
+        for mode in order:
+            clock, trainer = headless_round(dataset, off if mode == "off" else on, InsightTimer)
+            rates[mode].append(clock.rate())
+            if mode == "on":
+                shares.append(trainer.insight_seconds / clock.seconds())
+                made.append(trainer.insight_made)
+                per_event.append(trainer.insight_seconds / trainer.insight_made)
+        print(f"  round {r + 1} ({order[0]} first): off {rates['off'][-1]:7.0f} it/s   "
+              f"default {rates['on'][-1]:7.0f} it/s   ratio {rates['on'][-1] / rates['off'][-1]:6.1%}   "
+              f"making the insight events: {shares[-1]:.1%} of the default round "
+              f"({made[-1]} at {per_event[-1] * 1e3:.2f} ms)", flush=True)
+    ratios = [a / b for a, b in zip(rates["on"], rates["off"])]
+    off_med, on_med = statistics.median(rates["off"]), statistics.median(rates["on"])
+    print(f"  insight_every=0: median {off_med:.0f} it/s; default: median {on_med:.0f} it/s")
+    print(f"  default / off: median of per-pair ratios {statistics.median(ratios):.1%} "
+          f"(range {min(ratios):.1%} to {max(ratios):.1%}); ratio of medians {on_med / off_med:.1%}; goal >= 95%")
+    print(f"  time making layer stats and weight images, timed inside the default rounds: median "
+          f"{statistics.median(shares):.1%} of the round (range {min(shares):.1%} to {max(shares):.1%}), "
+          f"{statistics.median(per_event) * 1e3:.2f} ms each; the same-round share drifts less than the A/B ratio")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=3000, help="iterations per round (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=7, help="rounds of each mode (default: %(default)s)")
     parser.add_argument("--starts", type=int, default=5, help="spawns of python -m tui (default: %(default)s)")
+    parser.add_argument("--parts", default="1,2,3", help="which measurements to make (default: %(default)s)")
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     warnings.filterwarnings("ignore", category=UnverifiedDataWarning)  # our split matches no published file
 
     with tempfile.TemporaryDirectory(prefix="backprop-ui-bench-") as tmp:
@@ -291,34 +388,12 @@ def main() -> int:
         print(f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')} "
               f"({'set by the user' if 'OPENBLAS_NUM_THREADS' in USER_BLAS else 'set by engine/__init__.py'}, "
               "as in python -m tui)")
-        print(f"\n1. training throughput, {args.rounds} alternating rounds (+1 headless warm-up)")
-        headless_round(dataset, config)  # warm-up: caches, BLAS threads, page faults
-        headless, ui, busy = [], [], []
-        for r in range(args.rounds):
-            headless.append(headless_round(dataset, config))
-            rate, cpu = ui_round(folder, config)
-            ui.append(rate)
-            busy.append(cpu)
-            print(f"  round {r + 1}: headless {headless[-1]:7.0f} it/s   UI {ui[-1]:7.0f} it/s   "
-                  f"ratio {ui[-1] / headless[-1]:6.1%}   UI thread on CPU {cpu:.0%} of the time", flush=True)
-        ratios = [u / h for u, h in zip(ui, headless)]
-        h_med, u_med = statistics.median(headless), statistics.median(ui)
-        print(f"  headless (Trainer + deque sink): median {h_med:.0f} it/s")
-        print(f"  UI (BackpropApp, run_test 120x40): median {u_med:.0f} it/s")
-        print(f"  UI / headless: median of per-round ratios {statistics.median(ratios):.1%} "
-              f"(range {min(ratios):.1%} to {max(ratios):.1%}); ratio of medians {u_med / h_med:.1%}; goal >= 90%")
-        print(f"  UI thread CPU while training: median {statistics.median(busy):.0%} of one core "
-              f"(range {min(busy):.0%} to {max(busy):.0%})")
-
-        print(f"\n2. python -m tui --data-dir FOLDER on a 120x40 pty, TERM=xterm-256color, {args.starts} starts")
-        runs = [first_frame(folder) for _ in range(args.starts)]
-        for key in ("alt screen", "first frame", "ready"):
-            values = [run[key] for run in runs]
-            med = median(values)
-            print(f"  {key:>11}: first start {fmt(values[:1])} s, median {fmt([med])} s   (all: {fmt(values)})")
-        med = median([run["first frame"] for run in runs])
-        verdict = "no frame" if med is None else ("meets" if med <= 1.0 else "misses")
-        print(f"  first frame median {fmt([med])} s: {verdict} the goal of <= 1.0 s")
+        if 1 in parts:
+            ui_throughput(dataset, folder, config, args.rounds)
+        if 2 in parts:
+            startup(folder, args.starts)
+        if 3 in parts:
+            insight_cost(dataset, config, args.rounds)
     return 0
 
 

@@ -42,6 +42,7 @@ class TrainConfig:
     gradcheck_batch: int = 3  # training samples the gradient check uses (the book uses 3)
     gradcheck_sample: int = 50_000  # elements checked per tensor; larger tensors are sampled
     preview_count: int = 500  # test digits sent for the preview pane each evaluation
+    insight_every: int = 200  # iterations between layer stats and weight images (also sent at each score); 0 = off
 
     def __post_init__(self):
         if isinstance(self.hidden_sizes, (list, tuple)):
@@ -83,6 +84,7 @@ class TrainConfig:
             "gradcheck_batch": (1, 100),
             "gradcheck_sample": (1, 10_000_000),
             "preview_count": (0, 10_000),
+            "insight_every": (0, MAX_ITERS),
         }
         if name in bounds and not (name == "epochs" and value is None):
             lo, hi = bounds[name]

@@ -11,6 +11,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .gradcheck import GradCheckRow
+from .insight import LayerStatsRow
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,35 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class TestPredictions:
+    """The network's view of the whole test set, from the forward pass that scored it (sent with each score)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    iteration: int
+    predictions: np.ndarray  # (n,) the most probable class, read-only copy
+    probabilities: np.ndarray  # (n, classes) float32
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Weight and gradient histograms, gradient norms and dead ReLU units, per Affine layer (see insight.py)."""
+
+    iteration: int
+    layers: tuple[LayerStatsRow, ...]
+
+
+@dataclass(frozen=True)
+class WeightImages:
+    """The first layer's weights, one image per hidden unit: the pattern each unit responds to."""
+
+    iteration: int
+    images: np.ndarray  # (hidden_units, height, width) float32, read-only copy
+
+
+@dataclass(frozen=True)
 class ParamChanged:
-    name: str  # "lr", "batch_size", "optimizer" or "gradcheck_every"
+    name: str  # "lr", "batch_size", "optimizer", "gradcheck_every" or "insight_every"
     old: object
     new: object
     iteration: int
@@ -128,8 +156,8 @@ class DownloadProgress:
 
 
 Event = (
-    Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples
-    | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
+    Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples | TestPredictions | LayerStats
+    | WeightImages | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
     | CheckpointSaved | CheckpointFailed
 )
 

@@ -26,6 +26,14 @@ def init_std(weight_init: str | float, fan_in: int) -> float:
     return float(weight_init)
 
 
+def fraction_correct(predictions: np.ndarray, t: np.ndarray) -> float:
+    """Share of predicted classes equal to the labels `t` (one-hot or indices); NaN for none."""
+    if len(predictions) == 0:
+        return float("nan")
+    labels = t.argmax(axis=1) if t.ndim != 1 else t
+    return np.count_nonzero(predictions == labels) / len(predictions)
+
+
 class Network:
     def __init__(
         self,
@@ -94,16 +102,16 @@ class Network:
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         return self.last_layer.forward(self.predict(x), t)
 
-    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
-        """Fraction classified correctly; scored in chunks so large sets fit in memory."""
-        if len(x) == 0:
-            return float("nan")
-        labels = t.argmax(axis=1) if t.ndim != 1 else t
-        correct = 0
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Softmax class probabilities (n, classes) for a whole dataset, scored in chunks so it fits in memory."""
+        out = np.empty((len(x), self.sizes[-1]), self.dtype)
         for start in range(0, len(x), ACCURACY_CHUNK):
-            chunk = self.predict(x[start : start + ACCURACY_CHUNK])
-            correct += int(np.sum(chunk.argmax(axis=1) == labels[start : start + ACCURACY_CHUNK]))
-        return correct / len(x)
+            out[start : start + ACCURACY_CHUNK] = functions.softmax(self.predict(x[start : start + ACCURACY_CHUNK]))
+        return out
+
+    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
+        """Fraction classified correctly (the most probable class is the prediction)."""
+        return fraction_correct(self.probabilities(x).argmax(axis=1), t)
 
     def backprop(self, x: np.ndarray, t: np.ndarray) -> float:
         """Forward and backward pass; fills `self.grads` in place and returns the loss."""

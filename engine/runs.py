@@ -2,7 +2,7 @@
 
 <runs root>/<UTC timestamp>-<short name>/
     config.json          the settings the run started with (written atomically)
-    events.jsonl         one JSON object per event; batch records are written in blocks,
+    events.jsonl         one JSON object per event; batch and layer-stat records are written in blocks,
                          flushed at least every second and at once on any other event
     checkpoints/ckpt-<iteration>.npz   the last KEEP checkpoints (one per epoch, and on request)
     samples.npz          the latest preview digits with the network's predictions, for attached monitors
@@ -33,7 +33,9 @@ from .control import CommandInbox
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
 HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
 KEEP = 3  # checkpoints kept per run
-NOT_LOGGED = (ev.Samples, ev.DownloadProgress)  # images are not metrics; the checkpoint has the network
+# Images and whole-test-set predictions are not metrics (and too big); the checkpoint has the network.
+NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.DownloadProgress)
+BUFFERED = (ev.BatchDone, ev.LayerStats)  # frequent records, written in blocks (the others at once, durably)
 SAMPLES_FILE = "samples.npz"
 
 
@@ -61,7 +63,9 @@ def event_record(event) -> dict:
         if dataclasses.is_dataclass(value):
             value = asdict(value)
         elif isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
-            value = [asdict(v) for v in value]
+            # Rows hold plain values and tuples of numbers: a shallow dict is enough, and asdict's
+            # copy of every number took 0.5 ms for a LayerStats, on the worker thread.
+            value = [{f.name: getattr(v, f.name) for f in dataclasses.fields(v)} for v in value]
         elif isinstance(value, float) and not np.isfinite(value):
             value = str(value)  # JSON has no NaN/inf
         record[f.name] = value
@@ -108,8 +112,8 @@ class RunLog:
                     return  # a straggler from a worker still stopping after close()
                 self._pending.append(json.dumps(event_record(event)))
                 now = time.monotonic()
-                if not isinstance(event, ev.BatchDone) or now - self._last_flush >= FLUSH_EVERY:
-                    self._flush(durable=not isinstance(event, ev.BatchDone))
+                if not isinstance(event, BUFFERED) or now - self._last_flush >= FLUSH_EVERY:
+                    self._flush(durable=not isinstance(event, BUFFERED))
         if isinstance(event, ev.EpochDone) and event.iteration > 0 and self.trainer is not None:
             self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):
@@ -223,12 +227,13 @@ REBUILT = {cls.__name__: cls for cls in (
     ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.Paused, ev.Resumed, ev.Diverged,
     ev.Finished, ev.Failed, ev.CheckpointSaved, ev.CheckpointFailed,
 )}
-METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone)
+METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone, ev.LayerStats)
 
 
 def rebuild(record: dict):
     """The event a log record was made from (None for kinds not rebuilt, such as checkpoints)."""
     from .gradcheck import GradCheckRow
+    from .insight import LayerStatsRow
 
     record = dict(record)
     kind = record.pop("event", None)
@@ -240,6 +245,10 @@ def rebuild(record: dict):
     if kind == "GradCheckDone":
         rows = tuple(GradCheckRow(**{**r, "shape": tuple(r["shape"])}) for r in record["rows"])
         return ev.GradCheckDone(rows, record["iteration"], record["seconds"])
+    if kind == "LayerStats":  # JSON gave lists where the rows hold tuples
+        rows = tuple(LayerStatsRow(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
+                     for r in record["layers"])
+        return ev.LayerStats(record["iteration"], rows)
     if kind == "Started":
         config = {**record["config"], "hidden_sizes": tuple(record["config"]["hidden_sizes"])}
         return ev.Started(**{**record, "config": TrainConfig(**config)})
@@ -247,7 +256,7 @@ def rebuild(record: dict):
 
 
 def history(run_dir: Path) -> list:
-    """The metric events of the run's log, rebuilt, to replay a run's curves (grad checks included)."""
+    """The metric events of the run's log, rebuilt, to replay a run's curves (grad checks and layer stats included)."""
     return [e for e in map(rebuild, read_events(run_dir)) if isinstance(e, METRIC_EVENTS)]
 
 

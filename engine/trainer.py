@@ -21,9 +21,10 @@ from . import events as ev
 from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
 from .config import TrainConfig
 from .dataset import Dataset
-from .functions import as_float, softmax
+from .functions import as_float
 from .gradcheck import GradCheckCancelled, gradient_check
-from .network import Network
+from .insight import layer_stats, weight_images
+from .network import Network, fraction_correct
 from .optimizers import make_optimizer, optimizer_state, restore_optimizer
 
 IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
@@ -64,6 +65,7 @@ class Trainer:
         self._rate = 0.0
         self._last_eval_iteration = -1
         self._last_good: dict[str, np.ndarray] | None = None  # parameters before the latest update
+        self._insight: tuple[ev.LayerStats, ev.WeightImages] | None = None  # the latest, to resend at its iteration
         self._pending_steps = 0
         self._commands: deque[tuple] = deque()
         self._wake = threading.Condition()
@@ -101,6 +103,9 @@ class Trainer:
 
     def set_gradcheck_every(self, iterations: int) -> None:
         self._set("gradcheck_every", iterations)
+
+    def set_insight_every(self, iterations: int) -> None:
+        self._set("insight_every", iterations)
 
     def request_gradcheck(self) -> None:
         self._queue("gradcheck")
@@ -334,33 +339,62 @@ class Trainer:
         self._emit(ev.BatchDone(self.iteration, epoch, loss, self.optimizer.lr, self._rate))
         if self._cursor >= len(self._order):
             self.epochs_done += 1
-            self._evaluate(epoch_end=True)
+            self._evaluate(epoch_end=True)  # sends the insight events too
+        every = self.config.insight_every
+        if every and self.iteration % every == 0 and self._last_eval_iteration != self.iteration:
+            self._emit_insight(self._insight_events())
         every = self.config.gradcheck_every
         if every and self.iteration % every == 0:
             self._do_gradcheck()
 
     def _evaluate(self, epoch_end: bool) -> None:
         data, net = self.dataset, self.network
+        insight = self._insight_events()  # first: scoring runs the network forward over the last batch's masks
         train_acc = net.accuracy(data.x_train, data.t_train)
         self._check_stop()
-        test_acc = net.accuracy(data.x_test, data.t_test)
+        probabilities = net.probabilities(data.x_test)
+        predictions = probabilities.argmax(axis=1)
+        test_acc = fraction_correct(predictions, data.t_test)
         self._last_eval_iteration = self.iteration
         if epoch_end:
             self._emit(ev.EpochDone(self.epochs_done, self.iteration, train_acc, test_acc))
         else:
             self._emit(ev.Evaluated(self.iteration, train_acc, test_acc))
-        self._emit_samples()
+        self._emit(ev.TestPredictions(self.iteration, ev.frozen_copy(predictions),
+                                      ev.frozen_copy(probabilities.astype(np.float32, copy=False))))
+        self._emit_samples(predictions, probabilities)
+        self._emit_insight(insight)
 
-    def _emit_samples(self) -> None:
+    def _emit_samples(self, predictions: np.ndarray, probabilities: np.ndarray) -> None:
+        """The first preview_count test digits, with the predictions just made for the whole test set."""
         count = min(self.config.preview_count, len(self.dataset.x_test))
         if count == 0:
             return
         images = self.dataset.x_test[:count]
-        probabilities = softmax(self.network.predict(images).astype(np.float64))
         self._emit(ev.Samples(
             images=ev.frozen_copy(images.reshape(count, *self.dataset.image_shape)),
             labels=ev.frozen_copy(self.dataset.t_test[:count]),
-            predictions=ev.frozen_copy(probabilities.argmax(axis=1)),
-            probabilities=ev.frozen_copy(probabilities),
+            predictions=ev.frozen_copy(predictions[:count]),
+            probabilities=ev.frozen_copy(probabilities[:count]),
             iteration=self.iteration,
         ))
+
+    def _insight_events(self) -> tuple[ev.LayerStats, ev.WeightImages] | None:
+        """Layer statistics and weight images now; None when off, or before this trainer has trained a batch.
+
+        They describe the latest batch (its gradients and ReLU masks), which any forward pass
+        after it overwrites: so they are made once per iteration, before scoring, and kept.
+        """
+        if not self.config.insight_every or self._last_good is None:  # _last_good: set by the first good batch
+            return None
+        if self._insight is None or self._insight[0].iteration != self.iteration:
+            self._insight = (
+                ev.LayerStats(self.iteration, layer_stats(self.network)),
+                ev.WeightImages(self.iteration, ev.frozen_copy(weight_images(self.network, self.dataset.image_shape))),
+            )
+        return self._insight
+
+    def _emit_insight(self, insight: tuple[ev.LayerStats, ev.WeightImages] | None) -> None:
+        if insight is not None:
+            for event in insight:
+                self._emit(event)

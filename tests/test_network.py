@@ -4,6 +4,7 @@ import pytest
 
 import engine.network as network_module
 from engine import Network, TwoLayerNet
+from engine.functions import softmax
 from engine.layers import ReLU, Sigmoid
 
 
@@ -271,6 +272,19 @@ def test_accuracy_with_labels_and_one_hot(monkeypatch):
     monkeypatch.setattr(network_module, "ACCURACY_CHUNK", 3)  # scored in chunks: same answer
     assert net.accuracy(x, labels) == pytest.approx(0.7)
     assert np.isnan(net.accuracy(x[:0], labels[:0]))
+
+
+def test_probabilities_of_a_whole_set_are_the_softmax_of_the_logits_in_chunks(monkeypatch):
+    rng = np.random.default_rng(14)
+    net = Network(6, [5], 4, weight_init=1.0, rng=rng)
+    x = rng.standard_normal((10, 6)).astype(np.float32)
+    whole = net.probabilities(x)
+    assert whole.shape == (10, 4) and whole.dtype == np.float32
+    np.testing.assert_allclose(whole, softmax(net.predict(x).astype(np.float64)), rtol=1e-6)
+    np.testing.assert_array_equal(whole.argmax(axis=1), net.predict(x).argmax(axis=1))
+    monkeypatch.setattr(network_module, "ACCURACY_CHUNK", 3)
+    np.testing.assert_array_equal(net.probabilities(x), whole)
+    assert net.probabilities(x[:0]).shape == (0, 4)
 
 
 def test_uint8_input_is_pixels_scaled_to_unit_range():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -271,3 +272,40 @@ def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
     with open(log.run_dir / "events.jsonl", "a") as f:
         f.write("{broken\n" + json.dumps({"event": "Paused", "iteration": 0}) + "\n")
     assert read_run(log.run_dir).state == "unreadable"
+
+
+def test_layer_stats_are_logged_and_rebuilt_equal_while_big_arrays_are_not(tmp_path):
+    from engine import events as ev
+    from engine.config import TrainConfig
+    from engine.runs import RunLog, history, new_run_dir
+    from engine.trainer import Trainer
+    from tests.conftest import EventLog
+
+    config = TrainConfig(hidden_sizes=(8, 6), batch_size=40, iters=25, insight_every=10, preview_count=5)
+    sent = EventLog()
+    log = RunLog(new_run_dir(tmp_path, config, "16-8-6-10"), forward=sent)
+    trainer = Trainer(make_dataset(), config, log)
+    trainer.start()
+    assert trainer.join(timeout=30)
+    log.close()
+    kinds = {r["event"] for r in read_events(log.run_dir)}
+    assert "LayerStats" in kinds
+    assert not kinds & {"TestPredictions", "WeightImages", "Samples"}
+    stats = sent.of(ev.LayerStats)
+    assert [s.iteration for s in stats] == [10, 20, 25]  # every 10, the epoch end at 10 and 20, the end
+    replayed = [e for e in history(log.run_dir) if isinstance(e, ev.LayerStats)]
+    assert replayed == stats  # every count, edge, norm and share as sent
+    assert [r.dead_share is None for r in replayed[0].layers] == [False, False, True]
+
+
+def test_a_layer_stats_record_round_trips_through_json():
+    from engine import events as ev
+    from engine.insight import LayerStatsRow
+    from engine.runs import event_record, rebuild
+
+    row = LayerStatsRow("Affine1", (1, 0, 3), (-0.5, 0.0, 0.25, 1.0), (2, 2, 0), (-1e-3, 0.0, 1e-3, 2e-3),
+                        0.125, 3.5e-4, 0.25)
+    event = ev.LayerStats(7, (row, dataclasses.replace(row, name="Affine2", dead_share=None)))
+    record = json.loads(json.dumps(event_record(event)))
+    assert record["layers"][0]["weight_counts"] == [1, 0, 3] and record["layers"][1]["dead_share"] is None
+    assert rebuild(record) == event

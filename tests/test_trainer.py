@@ -209,7 +209,7 @@ def test_evaluation_on_request_sends_accuracy_and_samples(toy, log):
     assert evaluated.iteration == 0 and 0 <= evaluated.test_acc <= 1
     assert samples.images.shape == (12, 4, 4) and samples.labels.shape == (12,)
     assert samples.probabilities.shape == (12, 10)
-    np.testing.assert_allclose(samples.probabilities.sum(axis=1), 1.0)
+    np.testing.assert_allclose(samples.probabilities.sum(axis=1), 1.0, rtol=1e-6)  # float32, as the network
     np.testing.assert_array_equal(samples.predictions, samples.probabilities.argmax(axis=1))
     np.testing.assert_array_equal(samples.images.reshape(12, -1), toy.x_test[:12])
     # Copies, read-only: neither side can change what the other sees.
@@ -275,3 +275,118 @@ def test_overflowing_update_restores_the_last_parameters_with_a_finite_loss(toy,
     n = SMALL.batch_size
     loss = trainer.network.loss(toy.x_train[:n], toy.t_train[:n])
     assert np.isfinite(loss)
+
+
+# --- insight: test-set predictions, layer statistics, weight images -----------------
+
+
+def test_test_predictions_come_with_every_score_and_give_its_accuracy(toy):
+    log = run_to_end(toy, SMALL)
+    scores = log.of((ev.EpochDone, ev.Evaluated))
+    predictions = log.of(ev.TestPredictions)
+    assert [p.iteration for p in predictions] == [s.iteration for s in scores] == [0, 20, 40, 60]
+    for score, p in zip(scores, predictions):
+        assert p.predictions.shape == (100,) and p.probabilities.shape == (100, 10)
+        assert p.probabilities.dtype == np.float32
+        np.testing.assert_array_equal(p.predictions, p.probabilities.argmax(axis=1))
+        assert np.count_nonzero(p.predictions == toy.t_test) / 100 == score.test_acc  # exactly
+    assert len({p.predictions.tobytes() for p in predictions}) > 1  # training changed them
+    # The preview digits come from the same pass.
+    samples = log.of(ev.Samples)[-1]
+    np.testing.assert_array_equal(samples.probabilities, predictions[-1].probabilities[:12])
+    np.testing.assert_array_equal(samples.predictions, predictions[-1].predictions[:12])
+
+
+def test_test_predictions_match_the_network_that_made_them(toy, log):
+    trainer = Trainer(toy, SMALL, log)
+    trainer.start()
+    assert trainer.join(timeout=30)
+    last = log.of(ev.TestPredictions)[-1]
+    np.testing.assert_array_equal(last.probabilities, trainer.network.probabilities(toy.x_test))
+    with pytest.raises(ValueError):
+        last.predictions[0] = 3
+    with pytest.raises(ValueError):
+        last.probabilities[0, 0] = 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        last.iteration = 1
+
+
+def test_layer_stats_every_insight_every_iterations_and_at_each_score(toy):
+    log = run_to_end(toy, SMALL.with_changes(insight_every=15))
+    # every 15 iterations, and at the epoch ends (20, 40, 60); none at 0, before any batch; 60 only once
+    assert [s.iteration for s in log.of(ev.LayerStats)] == [15, 20, 30, 40, 45, 60]
+    assert [w.iteration for w in log.of(ev.WeightImages)] == [15, 20, 30, 40, 45, 60]
+    for stats in log.of(ev.LayerStats):
+        assert [r.name for r in stats.layers] == ["Affine1", "Affine2"]
+        assert sum(stats.layers[0].weight_counts) == sum(stats.layers[0].grad_counts) == 16 * 8
+        assert sum(stats.layers[1].weight_counts) == sum(stats.layers[1].grad_counts) == 8 * 10
+        assert stats.layers[0].weight_grad_norm > 0 and 0 <= stats.layers[0].dead_share <= 1
+        assert stats.layers[1].dead_share is None
+    norms = [s.layers[1].weight_grad_norm for s in log.of(ev.LayerStats)]
+    assert len(set(norms)) == len(norms)  # each from its own batch
+    images = log.of(ev.WeightImages)[-1].images
+    assert images.shape == (8, 4, 4) and images.dtype == np.float32
+
+
+def test_insight_every_zero_sends_none(toy):
+    log = run_to_end(toy, SMALL.with_changes(insight_every=0))
+    assert not log.of(ev.LayerStats) and not log.of(ev.WeightImages)
+    assert len(log.of(ev.TestPredictions)) == 4  # test-set predictions come with every score regardless
+
+
+def test_layer_stats_describe_the_last_batch_and_are_resent_unchanged(toy, log):
+    from engine.insight import layer_stats
+
+    trainer = Trainer(toy, SMALL.with_changes(insight_every=1), log)
+    trainer.start(paused=True)
+    trainer.step()
+    stats = log.wait_kind(ev.LayerStats)[0]
+    images = log.wait_kind(ev.WeightImages)[0]
+    time.sleep(0.1)  # the worker is idle, paused
+    assert stats.iteration == 1
+    # What the network holds after batch 1 and its update: those gradients, those masks, these weights.
+    assert stats.layers == layer_stats(trainer.network)
+    np.testing.assert_array_equal(images.images, trainer.network.params["W1"].T.reshape(8, 4, 4))
+    assert not np.shares_memory(images.images, trainer.network.params["W1"])
+    with pytest.raises(ValueError):
+        images.images[0, 0, 0] = 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.layers = ()
+    trainer.request_evaluation()  # scoring runs the network forward; the stats sent with it are batch 1's
+    log.wait_kind(ev.LayerStats, 2)
+    trainer.stop()
+    assert log.of(ev.LayerStats) == [stats, stats]
+    kinds = [type(e) for e in log.events if not isinstance(e, (ev.Paused, ev.BatchDone))]
+    assert kinds[-5:] == [ev.Evaluated, ev.TestPredictions, ev.Samples, ev.LayerStats, ev.WeightImages]
+
+
+def test_stats_before_a_score_are_taken_before_it_runs_the_network(toy, log):
+    from engine.insight import layer_stats
+
+    trainer = Trainer(toy, SMALL.with_changes(insight_every=1000), log)
+    trainer.start(paused=True)
+    trainer.step()
+    log.wait_kind(ev.BatchDone)
+    time.sleep(0.1)
+    expected = layer_stats(trainer.network)  # read while the worker idles: batch 1's state
+    trainer.network.params["b1"][:] -= 1e3  # scoring with these kills every unit, but after the stats
+    trainer.request_evaluation()
+    sent = log.wait_kind(ev.LayerStats)[0]
+    trainer.stop()
+    assert sent.iteration == 1 and sent.layers == expected and expected[0].dead_share < 1.0
+    assert layer_stats(trainer.network)[0].dead_share == 1.0  # what the masks say after scoring
+
+
+def test_insight_every_changes_live(toy, log):
+    trainer = Trainer(toy, SMALL.with_changes(insight_every=0), log)
+    trainer.start(paused=True)
+    trainer.step()
+    log.wait_kind(ev.BatchDone, 1)
+    trainer.set_insight_every(1)
+    trainer.step()
+    log.wait_kind(ev.LayerStats)
+    trainer.stop()
+    assert log.of(ev.ParamChanged) == [ev.ParamChanged("insight_every", 0, 1, 1)]
+    assert [s.iteration for s in log.of(ev.LayerStats)] == [2]
+    with pytest.raises(ValueError, match="insight every"):
+        trainer.set_insight_every(-1)
