@@ -159,7 +159,7 @@ async def test_apples_and_oranges_as_the_book():
     app = GraphApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await enter(pilot, "apple_num", "4")
-        await pilot.press("o")
+        await pilot.press("v")
         assert app.query_one("#graph-field-orange").display
         assert app.query_one("#graph-input-apple_num", Input).value == "2"
         assert edge(app, "price") == ("715", "1")
@@ -172,13 +172,13 @@ async def test_apples_and_oranges_as_the_book():
         on_screen = screen_text(app)
         for shown in ("715", "2.2", "165", "650", "orange count"):
             assert shown in on_screen
-        await pilot.press("o")  # back to the apples, as they were left, the backward pass not yet taken
+        await pilot.press("v")  # back to the apples, as they were left, the backward pass not yet taken
         assert not app.query_one("#graph-field-orange").display
         assert app.query_one("#graph-input-apple_num", Input).value == "4"
         assert edge(app, "price") == ("440", "1") and edge(app, "tax") == ("1.1", "?")
 
 
-@pytest.mark.parametrize("example_keys", [(), ("o",)])
+@pytest.mark.parametrize("example_keys", [(), ("v",)])
 @run_async
 async def test_the_view_fits_the_graph_tab_of_an_80x24_terminal(example_keys):
     app = GraphApp()
@@ -197,8 +197,8 @@ async def test_keys_typed_into_an_input_are_text_and_other_keys_reach_the_app():
         box = app.query_one("#graph-input-tax", Input)
         box.focus()
         box.value = ""
-        await pilot.press("b", "a", "z", "o")
-        assert box.value == "bazo"
+        await pilot.press("b", "a", "z", "v")
+        assert box.value == "bazv"
         assert "backward 0/2 nodes" in text(app, "#graph-heading")
         await pilot.press("escape")
         assert app.recorded == []
@@ -208,7 +208,7 @@ async def test_keys_typed_into_an_input_are_text_and_other_keys_reach_the_app():
 
 def test_help_lists_every_key_and_none_clashes_with_the_app():
     keys = {key for key, _ in HELP}
-    assert keys == {"b", "a", "z", "o", "escape"}
+    assert keys == {"b", "a", "z", "v", "escape"}
     app_keys = {key.strip() for binding in BackpropApp.BINDINGS for key in binding.key.split(",")}
     # Esc only acts from one of the widget's inputs; otherwise it is the app's.
     assert not (keys - {"escape"}) & app_keys

@@ -45,7 +45,7 @@ SCROLL_ACTIONS = {
     "page_up": "vertical", "page_down": "vertical", "scroll_left": "horizontal", "scroll_right": "horizontal",
     "page_left": "horizontal", "page_right": "horizontal",
 }
-KEYS_HINT = ("[b]b[/] back one node · [b]a[/] all · [b]z[/] reset · [b]o[/] other example · "
+KEYS_HINT = ("[b]b[/] back one node · [b]a[/] all · [b]z[/] reset · [b]v[/] other example · "
              "[b]Tab[/] edit, [b]Enter[/] apply")
 
 
@@ -189,7 +189,7 @@ class ComputationalGraph(ScrollableContainer):
         Binding("b", "backward_step", "Backward: one node further (the graph)", show=False),
         Binding("a", "backward_all", "Backward: the whole pass at once (the graph)", show=False),
         Binding("z", "reset_backward", "Backward: start again, gradients hidden (the graph)", show=False),
-        Binding("o", "switch_example", "Switch example: apples / apples and oranges (the graph)", show=False),
+        Binding("v", "switch_example", "Switch example: apples / apples and oranges (the graph)", show=False),
         Binding("escape", "leave_inputs", "From an input back to the graph's keys", show=False),
     ]
 
