@@ -66,6 +66,7 @@ class Samples:
     predictions: np.ndarray  # (n,)
     probabilities: np.ndarray  # (n, classes)
     iteration: int
+    indices: np.ndarray | None = None  # their places in the test set; None: the first n
 
 
 @dataclass(frozen=True)

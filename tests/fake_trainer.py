@@ -89,6 +89,34 @@ def scripted_samples(iteration: int, count: int = SAMPLE_COUNT) -> ev.Samples:
     )
 
 
+def scripted_test_predictions(labels: np.ndarray, iteration: int) -> ev.TestPredictions:
+    """The whole test set scored: every 7th digit (3, 10, 17, ...) is wrong, more confidently the later it comes."""
+    count, classes = len(labels), 10
+    predictions = np.array(labels, dtype=np.int64)
+    wrong = np.arange(3, count, 7)
+    predictions[wrong] = (predictions[wrong] + 3) % classes
+    confidence = 0.5 + 0.4 * np.arange(count) / count
+    probabilities = np.tile(((1 - confidence) / (classes - 1))[:, None], (1, classes))
+    probabilities[np.arange(count), predictions] = confidence
+    return ev.TestPredictions(iteration, ev.frozen_copy(predictions), ev.frozen_copy(probabilities.astype(np.float32)))
+
+
+def scripted_layer_stats(sizes: list[int], iteration: int) -> ev.LayerStats:
+    """One row per Affine layer, with histograms summing to the layer's weight count."""
+    from engine.insight import HIST_BINS, LayerStatsRow
+
+    rows = []
+    for k, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        counts = np.zeros(HIST_BINS, dtype=int)
+        counts[HIST_BINS // 2] = fan_in * fan_out - (HIST_BINS - 1)
+        counts[np.arange(HIST_BINS) != HIST_BINS // 2] = 1
+        edges = tuple(float(e) for e in np.linspace(-0.1 * k, 0.1 * k, HIST_BINS + 1))
+        last = k == len(sizes) - 1
+        rows.append(LayerStatsRow(f"Affine{k}", tuple(map(int, counts)), edges, tuple(map(int, counts)), edges,
+                                  0.5 / (k + iteration), 0.05, None if last else 0.25 * k))
+    return ev.LayerStats(iteration, tuple(rows))
+
+
 def scripted_loss(iteration: int) -> float:
     return 2.3 * math.exp(-iteration / 25) + 0.15 + 0.05 * math.sin(iteration)
 
@@ -166,7 +194,7 @@ class ScriptedTrainer:
             self._emit(ev.Paused(self.iteration))
         train, test = scripted_accuracy(self.iteration)
         self._emit(ev.EpochDone(0, self.iteration, train, test))
-        self._emit(scripted_samples(self.iteration))
+        self._emit_scores_views()
         queued, self._queued = self._queued, []
         for run in queued:
             run()
@@ -262,7 +290,15 @@ class ScriptedTrainer:
     def _evaluate(self) -> None:
         train, test = scripted_accuracy(self.iteration)
         self._emit(ev.Evaluated(self.iteration, train, test))
+        self._emit_scores_views()
+
+    def _emit_scores_views(self) -> None:
+        """What the real trainer sends with each score: preview digits, the whole test set, the layers."""
         self._emit(scripted_samples(self.iteration))
+        self._emit(scripted_test_predictions(self.dataset.t_test, self.iteration))
+        self._emit(scripted_layer_stats(self.sizes, self.iteration))
+        weights = np.linspace(-1, 1, self.sizes[1] * 784, dtype=np.float32).reshape(self.sizes[1], 28, 28)
+        self._emit(ev.WeightImages(self.iteration, ev.frozen_copy(weights)))
 
     def _batch(self) -> None:
         self.iteration += 1

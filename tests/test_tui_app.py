@@ -62,12 +62,11 @@ async def type_into(pilot, field: str, text: str, keys: bool = False) -> None:
 async def test_the_timer_drains_the_queue_without_help():
     app = fake_app()
     async with running(app, wait_ready=False) as pilot:
-        await pilot.pause(0.3)  # a few 0.1 s ticks: DatasetReady arrives by itself
-        assert app.monitor.state == "idle"
+        # Only the app's 0.1 s ticks drain the queue here: DatasetReady arrives by itself.
+        await wait_until(pilot, lambda: app.monitor.state == "idle", what="the timer to drain DatasetReady")
         assert app.monitor.architecture == "784-50-10"
         await pilot.press("space")
-        await pilot.pause(0.3)
-        assert app.monitor.state == "running"
+        await wait_until(pilot, lambda: app.monitor.state == "running", what="the timer to drain Started")
         assert "RUNNING" in status_text(app)
 
 

@@ -31,13 +31,19 @@ from .screens.runs_screen import RunsScreen
 from .session import Session
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
+from .widgets.computational_graph import HELP as GRAPH_HELP
+from .widgets.computational_graph import ComputationalGraph
+from .widgets.confusion_matrix import ConfusionMatrix
 from .widgets.digit_preview import DigitPreview
 from .widgets.gradcheck_table import GradCheckTable
+from .widgets.layer_stats import LayerStatsView
 from .widgets.loss_plot import LossPlot
 from .widgets.message_bar import MessageBar
 from .widgets.probability_bars import ProbabilityBars
 from .widgets.settings_form import BY_NAME, SettingsForm, display
 from .widgets.status_bar import StatusBar
+from .widgets.weight_images import WeightImagesView
+from .widgets.worst_mistakes import WorstMistakes
 
 TICK = 0.1  # seconds between queue drains and redraws
 PLOT_INTERVAL = 1.0  # seconds: plots redraw at most this often while training runs ...
@@ -75,7 +81,12 @@ class BackpropApp(App):
         Binding("1", "show_tab('monitor')", "Monitor tab", show=False),
         Binding("2", "show_tab('digits')", "Digits tab", show=False),
         Binding("3", "show_tab('settings')", "Settings tab", show=False),
-        Binding("escape", "leave_form", "Leave the settings form", show=False),
+        Binding("4", "show_tab('errors')", "Errors tab: confusion matrix, worst mistakes", show=False),
+        Binding("5", "show_tab('layers')", "Layers tab: histograms, gradient norms, dead units, weight images",
+                show=False),
+        Binding("6", "show_tab('graph')", "Graph tab: the computational-graph lesson", show=False),
+        Binding("w", "worst", "Digits: the most confidently wrong test digits", show=False),
+        Binding("escape", "escape", "Digits: back to all; Settings: leave the form", show=False),
     ]
     # What the footer's short labels mean, for the help screen and the command palette.
     HELP = {
@@ -97,6 +108,7 @@ class BackpropApp(App):
         self._last_plot = 0.0
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
         self._checkpoint_asked = False  # c was pressed: say when that checkpoint is saved
+        self.digit_view: tuple | None = None  # the Digits tab shows ("cell", label, prediction) or ("worst",)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -111,6 +123,10 @@ class BackpropApp(App):
         self.gradcheck_table = GradCheckTable(id="gradcheck")
         self.preview = DigitPreview(id="preview")
         self.probabilities = ProbabilityBars(id="probabilities")
+        self.confusion = ConfusionMatrix(id="confusion")
+        self.worst = WorstMistakes(id="worst")
+        self.layer_stats = LayerStatsView(id="layer-stats")
+        self.weight_images = WeightImagesView(id="weight-images")
         yield self.status_bar
         yield self.message_bar
         with self.tabs:
@@ -127,6 +143,14 @@ class BackpropApp(App):
             with TabPane("3 Settings", id="settings"):
                 # Mounted after the first frame: the form is most of the DOM and is not on screen at start.
                 yield Lazy(SettingsForm(lambda: self.pending, id="settings-form"))
+            with TabPane("4 Errors", id="errors"):
+                yield self.confusion
+                yield self.worst
+            with TabPane("5 Layers", id="layers"):
+                yield self.layer_stats
+                yield self.weight_images
+            with TabPane("6 Graph", id="graph"):
+                yield Lazy(ComputationalGraph(id="graph-lesson"))
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer needs the room at 80 columns
 
     def on_mount(self) -> None:
@@ -169,17 +193,60 @@ class BackpropApp(App):
                 self._last_plot = now
             if "gradcheck" in self._stale:
                 self.show_gradcheck()
-        elif tab == "digits" and "samples" in self._stale:
-            self.preview.set_samples(self.monitor.samples, self.monitor.class_names)
-            self.refresh_probabilities()
+        elif tab == "digits" and ("samples" in self._stale or "errors" in self._stale and self.digit_view):
+            self.show_digits()
             self._stale.discard("samples")
+        elif tab == "errors" and "errors" in self._stale:
+            self.show_errors()
+        elif tab == "layers" and "layers" in self._stale:
+            self.layer_stats.show(self.monitor)
+            self.weight_images.show(self.monitor.weight_images)
+            self._stale.discard("layers")
         self.refresh_status()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._last_plot = 0.0  # a tab just shown is drawn at once
+        if event.pane.id in ("errors", "graph"):  # shown by a click too
+            self.call_after_refresh(self._focus_pane)
+        if event.pane.id in ("errors", "layers"):  # drawn when first shown, placeholders included
+            self._stale.add(event.pane.id)
         if event.pane.id == "settings" and (form := self.settings_form()) and self.focused is None:
             form.load(self.pending)  # the current values, not text left from a refused entry
         self.redraw()
+
+    def show_digits(self) -> None:
+        """The Digits tab: the latest preview digits, or the chosen set of test digits."""
+        m, view = self.monitor, self.digit_view
+        if view is None or m.predictions is None:
+            self.preview.set_samples(m.samples, m.class_names)
+        elif view[0] == "worst":
+            self.preview.set_samples(m.test_digits(m.worst), m.class_names, "the most confidently wrong test digits")
+        else:
+            _, label, prediction = view
+            names = m.class_names
+            self.preview.set_samples(m.test_digits(m.confused(label, prediction)), names,
+                                     f"true {names[label]}, predicted {names[prediction]}")
+        self.refresh_probabilities()
+
+    def show_errors(self) -> None:
+        m = self.monitor
+        self.confusion.show(m.confusion, m.class_names, m.predictions.iteration if m.predictions else 0)
+        self.worst.show(m)
+        self._stale.discard("errors")
+
+    def on_confusion_matrix_cell_chosen(self, message: ConfusionMatrix.CellChosen) -> None:
+        self._show_view(("cell", message.label, message.prediction))
+
+    def action_worst(self) -> None:
+        self._show_view(("worst",))
+
+    def _show_view(self, view: tuple) -> None:
+        if self.monitor.predictions is None:
+            self.notify("No score of the test set yet: press e, or train to an epoch's end.", severity="warning")
+            return
+        self.digit_view = view
+        self.action_show_tab("digits")
+        self.show_digits()
 
     def show_gradcheck(self) -> None:
         m = self.monitor
@@ -411,11 +478,14 @@ class BackpropApp(App):
             plot.state = self.monitor
             plot.refresh()
         self.show_gradcheck()
+        self.digit_view = None
         preview = self.preview
-        preview.samples = None
+        preview.set_samples(None, self.monitor.class_names)
         preview.page = preview.selected = 0
-        preview.refresh()
         self.refresh_probabilities()
+        self.show_errors()
+        self.layer_stats.show(self.monitor)
+        self.weight_images.show(None)
         self.refresh_status()
 
     def _fresh_state(self) -> MonitorState:
@@ -431,10 +501,16 @@ class BackpropApp(App):
         self.refresh_probabilities()
 
     def action_next_page(self) -> None:
-        self._preview_action(lambda p: p.next_page(1))
+        if self.tabs.active == "layers":
+            self.weight_images.next_page(1)
+        else:
+            self._preview_action(lambda p: p.next_page(1))
 
     def action_prev_page(self) -> None:
-        self._preview_action(lambda p: p.next_page(-1))
+        if self.tabs.active == "layers":
+            self.weight_images.next_page(-1)
+        else:
+            self._preview_action(lambda p: p.next_page(-1))
 
     def action_select_next(self) -> None:
         self._preview_action(lambda p: p.move(1))
@@ -456,18 +532,36 @@ class BackpropApp(App):
         plot.refresh()
 
     def action_show_tab(self, tab: str) -> None:
-        # Focus stays off the form: typing there must be a choice (Tab), or keys like space become text.
         self.tabs.active = tab
         self.set_focus(None)
+        self.call_after_refresh(self._focus_pane)  # a widget can take focus once its pane is shown
 
-    def action_leave_form(self) -> None:
-        self.set_focus(None)
+    def _focus_pane(self) -> None:
+        self.set_focus(self.pane_focus(self.tabs.active))
+
+    def pane_focus(self, tab: str):
+        """What has the keys on a tab. Not the settings form: typing there must be a choice (Tab), or
+        keys like space become text. The confusion matrix and the graph lesson take arrows and letters."""
+        if tab == "errors":
+            return self.confusion
+        if tab == "graph":
+            return self.query(ComputationalGraph).first() if self.query(ComputationalGraph) else None
+        return None
+
+    def action_escape(self) -> None:
+        if self.tabs.active == "digits" and self.digit_view is not None:
+            self.digit_view = None
+            self.show_digits()
+        elif self.tabs.active not in ("errors", "graph"):  # those panes keep the keys they use
+            self.set_focus(None)
 
     def action_runs(self) -> None:
         self.push_screen(RunsScreen(self.session.runs_dir or "runs"))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen([(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]))
+        entries = [(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]
+        entries += [(b.key, b.description) for b in ConfusionMatrix.BINDINGS]
+        self.push_screen(HelpScreen(entries + GRAPH_HELP))
 
     async def action_quit(self) -> None:
         """Textual's own quit (ctrl+q, the palette's "Quit") asks too."""

@@ -14,10 +14,12 @@ import numpy as np
 from engine import events as ev
 from engine.config import TrainConfig
 from engine.gradcheck import GradCheckRow
+from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
 EMA_WEIGHT = 0.02  # weight of the newest batch in the smoothed loss
+WORST_COUNT = 100  # the most confident mistakes kept for browsing
 
 
 @dataclass
@@ -45,6 +47,15 @@ class MonitorState:
     gradcheck_iteration: int | None = None
     gradcheck_seconds: float = 0.0
     samples: ev.Samples | None = None
+    test_images: np.ndarray | None = None  # (n, height, width) uint8: the dataset's, shared, never written
+    test_labels: np.ndarray | None = None
+    predictions: ev.TestPredictions | None = None  # the whole test set, at the latest score
+    confusion: np.ndarray | None = None  # (classes, classes): row true label, column prediction
+    worst: np.ndarray | None = None  # test indices of the most confident mistakes, most confident first
+    layers: tuple[LayerStatsRow, ...] = ()  # the latest layer statistics ...
+    layers_iteration: int | None = None
+    grad_norms: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)  # ... and |dW| per layer over time
+    weight_images: ev.WeightImages | None = None
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
     message: str = ""  # the last error or warning, shown in the message bar
@@ -87,6 +98,8 @@ class MonitorState:
         self.architecture = "-".join(map(str, (e.dataset.input_size, *self.config.hidden_sizes, e.dataset.num_classes)))
         self.class_names = e.dataset.class_names
         self.train_size = len(e.dataset.x_train)
+        self.test_images = e.dataset.x_test.reshape(-1, *e.dataset.image_shape)
+        self.test_labels = e.dataset.t_test
         self.state = "idle"
         self.download = None
         return {"status"}
@@ -139,11 +152,30 @@ class MonitorState:
         self.samples = e
         return {"samples"}
 
+    def _on_TestPredictions(self, e: ev.TestPredictions) -> set[str]:
+        if self.test_labels is None or len(self.test_labels) != len(e.predictions):
+            return set()  # not this dataset's (an attached monitor has no dataset)
+        self.predictions = e
+        self.confusion = confusion_matrix(self.test_labels, e.predictions, len(self.class_names))
+        self.worst = worst_mistakes(e.probabilities, self.test_labels, WORST_COUNT)
+        return {"errors"}
+
+    def _on_LayerStats(self, e: ev.LayerStats) -> set[str]:
+        self.layers, self.layers_iteration = e.layers, e.iteration
+        if self.grad_norms and self.grad_norms[-1][0] == e.iteration:  # sent again with a score
+            return {"layers"}
+        self.grad_norms.append((e.iteration, tuple(row.weight_grad_norm for row in e.layers)))
+        return {"layers"}
+
+    def _on_WeightImages(self, e: ev.WeightImages) -> set[str]:
+        self.weight_images = e
+        return {"layers"}
+
     def _on_ParamChanged(self, e: ev.ParamChanged) -> set[str]:
         self.config = self.config.with_changes(**{e.name: e.new})
         if e.name == "lr":
             self.lr = e.new
-        if e.name != "gradcheck_every":
+        if e.name not in ("gradcheck_every", "insight_every"):  # settings of the views, not of training
             label = f"{_short(e.name)}={e.new:g}" if isinstance(e.new, float) else f"{_short(e.name)}={e.new}"
             if self.markers and self.markers[-1].iteration == e.iteration:  # several changes at one batch
                 self.markers[-1] = Marker(e.iteration, f"{self.markers[-1].label} {label}")
@@ -186,6 +218,21 @@ class MonitorState:
         return {"status"}
 
     # ---- views ------------------------------------------------------------------------------
+
+    def test_digits(self, indices: np.ndarray) -> ev.Samples | None:
+        """Test digits by their places in the test set, with the latest predictions (None before any)."""
+        p = self.predictions
+        if p is None:
+            return None
+        indices = np.asarray(indices, dtype=np.int64)
+        return ev.Samples(self.test_images[indices], self.test_labels[indices], p.predictions[indices],
+                          p.probabilities[indices], p.iteration, indices)
+
+    def confused(self, label: int, prediction: int) -> np.ndarray:
+        """Test indices of the digits of class `label` predicted as `prediction`, most confident first."""
+        p = self.predictions
+        chosen = np.flatnonzero((self.test_labels == label) & (p.predictions == prediction))
+        return chosen[np.argsort(-p.probabilities[chosen, prediction], kind="stable")]
 
     @property
     def latest_accuracy(self) -> tuple[float, float] | None:

@@ -59,11 +59,15 @@ class DigitPreview(Widget):
         super().__init__(**kwargs)
         self.samples: Samples | None = None
         self.class_names: tuple[str, ...] = tuple("0123456789")
+        self.title: str | None = None  # what a chosen set of digits is (a confusion cell, the worst mistakes)
 
     # ---- model ------------------------------------------------------------------------------
 
-    def set_samples(self, samples: Samples, class_names: tuple[str, ...]) -> None:
-        self.samples, self.class_names = samples, class_names
+    def set_samples(self, samples: Samples | None, class_names: tuple[str, ...], title: str | None = None) -> None:
+        """Show `samples`: the latest preview digits, or (with a `title`) a chosen set of test digits."""
+        if title != self.title:
+            self.page = self.selected = 0
+        self.samples, self.class_names, self.title = samples, class_names, title
         self._clamp()
         self.refresh()
 
@@ -130,7 +134,8 @@ class DigitPreview(Widget):
             return Text("Digits appear after the first evaluation (press e, or space to start).", style="dim")
         visible = self.visible
         if not len(visible):
-            return Text("No mistakes among these digits." if self.mistakes_only else "No digits.", style="dim")
+            empty = "No mistakes among these digits." if self.mistakes_only else "No digits."
+            return Text(f"{self.title}: {empty} (Esc: back to all)" if self.title else empty, style="dim")
         columns, _ = self.grid
         start = self.page * self.page_size
         shown = visible[start : start + self.page_size]
@@ -141,7 +146,9 @@ class DigitPreview(Widget):
         for r in range(0, len(cells), columns):
             grid.add_row(*cells[r : r + columns])
         what = "mistakes" if self.mistakes_only else "test digits"
-        among = f" (in the first {len(samples.labels)})" if self.mistakes_only else ""
+        among = f" (in the first {len(samples.labels)})" if self.mistakes_only and samples.indices is None else ""
+        if self.title:
+            what = f"{self.title} ({'mistakes ' if self.mistakes_only else ''}Esc: back to all)"
         header = Text(f"{what} {start + 1}-{start + len(shown)} of {len(visible)}{among} "
                       f"· page {self.page + 1}/{self.pages}", style="dim")
         return Group(header, grid)

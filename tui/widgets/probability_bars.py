@@ -18,7 +18,8 @@ def render_bars(samples: Samples | None, index: int | None, class_names: tuple[s
     label, prediction = int(samples.labels[index]), int(samples.predictions[index])
     name_width = max(len(n) for n in class_names)
     bar_width = max(width - name_width - 9, 4)
-    text = Text(f"test #{index}: true {class_names[label]}, pred {class_names[prediction]}\n", style="bold")
+    number = index if samples.indices is None else int(samples.indices[index])
+    text = Text(f"test #{number}: true {class_names[label]}, pred {class_names[prediction]}\n", style="bold")
     for c, p in enumerate(samples.probabilities[index]):
         filled = int(round(float(p) * bar_width))
         style = "green" if c == label else ("red" if c == prediction else "cyan")

@@ -1,0 +1,131 @@
+"""The insight tabs driven by Pilot with the scripted trainer: Errors, Layers and Graph."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.insight import confusion_matrix
+from tests.fake_trainer import TOY, fake_app, notifications, press, run_async, running, screen_text
+from tui.screens.help_screen import HelpScreen
+from tui.widgets.computational_graph import ComputationalGraph
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def scored(pilot) -> None:
+    """Start the scripted run paused: it scores the test set at once."""
+    await press(pilot, "s")
+    assert pilot.app.monitor.predictions is not None
+
+
+async def move_cursor(pilot, to: tuple[int, int]) -> None:
+    matrix = pilot.app.confusion
+    row, column = matrix.cursor
+    keys = ["down" if to[0] > row else "up"] * abs(to[0] - row)
+    keys += ["right" if to[1] > column else "left"] * abs(to[1] - column)
+    await press(pilot, *keys)
+    assert matrix.cursor == to
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_errors_tab_shows_the_confusion_matrix_and_a_cell_opens_its_digits(size):
+    app = fake_app()
+    async with running(app, size=size) as pilot:
+        await press(pilot, "4")
+        assert "confusion matrix appears with the first score" in screen_text(app)
+        await scored(pilot)
+        m = app.monitor
+        expected = confusion_matrix(TOY.t_test, m.predictions.predictions, 10)
+        assert np.array_equal(m.confusion, expected) and m.confusion.sum() == len(TOY.t_test)
+        text = screen_text(app)
+        right = np.trace(expected)
+        assert f"confusion on {len(TOY.t_test)} test digits" in text and f"{right / len(TOY.t_test):.2%} right" in text
+        for label in range(10):  # each row's counts, as drawn
+            row = next(line for line in text.splitlines() if line.startswith(f"{label}     "))
+            assert [int(n) for n in row.split()[1:11]] == list(expected[label])
+        assert app.focused is app.confusion
+
+        label, prediction = map(int, np.argwhere(expected - np.diag(np.diag(expected)))[0])  # a mistake cell
+        await move_cursor(pilot, (label, prediction))
+        await press(pilot, "enter")
+        assert app.tabs.active == "digits"
+        shown = app.preview.samples
+        assert len(shown.labels) == expected[label, prediction]
+        assert set(shown.labels) == {label} and set(shown.predictions) == {prediction}
+        assert np.array_equal(shown.images, TOY.x_test[shown.indices].reshape(-1, 28, 28))
+        assert f"true {label}, predicted {prediction}" in screen_text(app)
+        await press(pilot, "escape")  # back to the preview digits
+        assert app.preview.samples is m.samples and "test digits 1-" in screen_text(app)
+
+
+@run_async
+async def test_w_browses_the_worst_mistakes_most_confident_first():
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "w")
+        assert any("No score of the test set yet" in str(n.message) for n in notifications(app))
+        assert app.tabs.active == "monitor"
+        await scored(pilot)
+        await press(pilot, "4")
+        text = screen_text(app)
+        wrong = int((app.monitor.predictions.predictions != TOY.t_test).sum())
+        assert f"most confidently wrong, of {wrong} mistakes" in text
+        await press(pilot, "w")
+        shown = app.preview.samples
+        assert app.tabs.active == "digits" and len(shown.labels) == wrong
+        assert (shown.predictions != shown.labels).all()
+        confidence = shown.probabilities[np.arange(len(shown.labels)), shown.predictions]
+        assert (np.diff(confidence) <= 0).all()
+        assert "the most confidently wrong test digits" in screen_text(app)
+        await press(pilot, "down")  # the selection walks the mistakes; the bars name the test digit
+        assert f"test #{shown.indices[1]}:" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_layers_tab_shows_histograms_norms_dead_units_and_weight_images(size):
+    app = fake_app()
+    async with running(app, size=size) as pilot:
+        await press(pilot, "5")
+        assert "Layer statistics come every" in screen_text(app)
+        await scored(pilot)
+        await press(pilot, "e")  # a second score: a second point of the gradient norms
+        text = screen_text(app)
+        assert "layers at iteration 1:" in text
+        assert "dead ReLU units 25%" in text and "no ReLU after it" in text
+        assert "|dW| over iterations 0-1" in text
+        assert "units 1-" in text and "of 50" in text
+        view = app.weight_images
+        assert view.pages > 1
+        await press(pilot, "n")
+        assert view.page == 1 and f"units {view.grid[0] * view.grid[1] + 1}-" in screen_text(app)
+
+
+@run_async
+async def test_graph_tab_teaches_the_apple_example_from_the_keyboard():
+    app = fake_app()
+    async with running(app, size=(80, 24)) as pilot:
+        await press(pilot, "6")
+        await pilot.pause(0.2)
+        graph = app.query_one(ComputationalGraph)
+        assert app.focused is graph
+        await press(pilot, "a")  # the whole backward pass
+        text = screen_text(app)
+        for number in ("330", "3.3", "110", "300"):
+            assert number in text
+        await press(pilot, "1")
+        assert app.focused is None and app.tabs.active == "monitor"
+
+
+@run_async
+async def test_help_lists_the_insight_keys():
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        listed = {keys: what for keys, what in app.screen.entries}
+        assert listed["4"].startswith("Errors tab") and listed["5"].startswith("Layers tab")
+        assert listed["6"].startswith("Graph tab") and "most confidently wrong" in listed["w"]
+        assert "digits of this cell" in listed["enter"] and listed["b"].startswith("Backward: one node further")
+        assert "Errors tab: confusion matrix" in screen_text(app)  # on screen, not just listed

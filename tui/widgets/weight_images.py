@@ -1,0 +1,103 @@
+"""What each hidden unit looks for: the first layer's weights as images, drawn like the digits.
+
+Each unit's 784 weights are its 28x28 image, shown at half resolution (2x2
+pixels averaged, so 14x14 pixels in 14x7 half-block cells) and scaled by
+that unit's largest |weight|: red where a lit pixel excites the unit, blue
+where it inhibits it, black where it does not matter.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from rich.color import Color
+from rich.console import Group
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from engine.events import WeightImages
+
+LEVELS = 8  # shades on each side of zero
+GAP = 1
+
+
+@lru_cache(maxsize=(2 * LEVELS + 1) ** 2)
+def _cell_style(top: int, bottom: int) -> Style:
+    return Style(color=_color(top), bgcolor=_color(bottom))
+
+
+def _color(level: int) -> Color:
+    """-LEVELS..LEVELS as blue..black..red."""
+    value = round(255 * abs(level) / LEVELS)
+    return Color.from_rgb(value, 0, 0) if level > 0 else Color.from_rgb(0, value // 3, value)
+
+
+def halve(image: np.ndarray) -> np.ndarray:
+    """2x2 means (an odd row or column is dropped)."""
+    h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    return image[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+
+def weight_text(image: np.ndarray) -> Text:
+    scale = float(np.abs(image).max()) or 1.0
+    levels = np.clip(np.rint(halve(image) / scale * LEVELS), -LEVELS, LEVELS).astype(int)
+    if len(levels) % 2:
+        levels = np.vstack([levels, np.zeros((1, levels.shape[1]), dtype=int)])
+    text = Text(no_wrap=True)
+    for r in range(0, len(levels), 2):
+        if r:
+            text.append("\n")
+        for top, bottom in zip(levels[r], levels[r + 1]):
+            text.append("▀", _cell_style(int(top), int(bottom)))
+    return text
+
+
+class WeightImagesView(Widget):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.weights: WeightImages | None = None
+        self.page = 0
+
+    def show(self, weights: WeightImages | None) -> None:
+        self.weights = weights
+        self.page = min(self.page, self.pages - 1)
+        self.refresh()
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        height, width = (14, 14) if self.weights is None else (
+            self.weights.images.shape[1] // 2, self.weights.images.shape[2] // 2)
+        columns = max(1, (self.size.width + GAP) // (width + GAP))
+        rows = max(1, (self.size.height - 1) // ((height + 1) // 2 + 1))
+        return columns, rows
+
+    @property
+    def pages(self) -> int:
+        count = 0 if self.weights is None else len(self.weights.images)
+        columns, rows = self.grid
+        return max(1, -(-count // (columns * rows)))
+
+    def next_page(self, step: int = 1) -> None:
+        self.page = (self.page + step) % self.pages
+        self.refresh()
+
+    def render(self):
+        if self.weights is None:
+            return Text("The first layer's weights, one image per hidden unit, appear once training runs.",
+                        style="dim")
+        columns, rows = self.grid
+        per_page = columns * rows
+        images = self.weights.images
+        start = self.page * per_page
+        shown = range(start, min(start + per_page, len(images)))
+        grid = Table.grid(padding=(0, GAP, 0, 0))
+        for _ in range(columns):
+            grid.add_column()
+        cells = [Group(weight_text(images[u]), Text(f"unit {u + 1}", style="dim")) for u in shown]
+        for r in range(0, len(cells), columns):
+            grid.add_row(*cells[r : r + columns])
+        header = Text(f"what each hidden unit looks for: its weights at iteration {self.weights.iteration:,} "
+                      f"(red +, blue -) · units {start + 1}-{shown.stop} of {len(images)} · n/p", style="dim")
+        return Group(header, grid)
