@@ -22,6 +22,10 @@ What it does:
     small-80x24.svg   the monitor tab at 80x24 (narrow layout)
     digits.svg        the digits tab at 80x24, mistakes only, a mistake selected (at 120x40 the
                       half-block digits make an SVG of over 500 KB: one element per cell)
+    errors.svg        the errors tab at 80x24: confusion matrix and the worst mistakes
+    layers.svg        the layers tab at 80x24: histograms, gradient norms, weight images
+    graph.svg         the graph tab at 80x24, the backward pass three nodes in
+    runs.svg          the run browser, 120x40, this run and an earlier one (lr 0.02) overlaid
 
 Pilot.press waits for the process to look idle (up to ~1 s per wait, twice per
 key), and the trainer is CPU-bound, so keys pressed during training go through
@@ -99,12 +103,32 @@ async def shoot(pilot, app, out: Path, name: str) -> None:
     print(f"  {out / name}")
 
 
+def earlier_run(folder: Path, runs: Path, config: TrainConfig) -> None:
+    """A finished run in `runs`, trained headless, as `python -m engine train` leaves one."""
+    from engine.loader import load_dataset
+    from engine.runs import RunLog, new_run_dir
+    from engine.trainer import Trainer
+
+    dataset = load_dataset("mnist", str(folder))
+    architecture = "-".join(map(str, (dataset.input_size, *config.hidden_sizes, dataset.num_classes)))
+    log = RunLog(new_run_dir(runs, config, architecture))
+    trainer = Trainer(dataset, config, log)
+    log.attach(trainer)
+    trainer.start()
+    trainer.join()
+    log.save_now(trainer.checkpoint())
+    log.close()
+    time.sleep(1)  # run names carry the start second
+
+
 async def run(folder: Path, out: Path) -> None:
     from tui.app import BackpropApp
     from tui.session import Session
 
     config = TrainConfig(iters=20_000, gradcheck_every=500)
-    app = BackpropApp(Session(config, str(folder)))
+    runs = folder / "runs"
+    earlier_run(folder, runs, config.with_changes(lr=0.02, iters=3500))  # for the run browser to compare
+    app = BackpropApp(Session(config, str(folder), runs_dir=str(runs)))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_until(pilot, lambda: app.session.trainer is not None and app.monitor.state == "idle",
                          "the dataset to load")
@@ -138,6 +162,20 @@ async def run(folder: Path, out: Path) -> None:
         await shoot(pilot, app, out, "small-80x24.svg")
         await pilot.press("2", "m", "down")  # digits tab, mistakes only, the second mistake
         await shoot(pilot, app, out, "digits.svg")
+        await pilot.press("m", "4", "down", "down")  # the confusion matrix, the cursor on a cell
+        await shoot(pilot, app, out, "errors.svg")
+        await pilot.press("5")
+        await shoot(pilot, app, out, "layers.svg")
+        await pilot.press("6")
+        await pilot.pause(0.3)
+        await pilot.press("b", "b", "b")  # the backward pass three nodes in
+        await shoot(pilot, app, out, "graph.svg")
+
+        await pilot.resize_terminal(*SIZE)
+        await pilot.press("1", "o")
+        await wait_until(pilot, lambda: len(getattr(app.screen, "runs", ())) == 2, "the run browser")
+        await pilot.press("space", "down", "space")  # both runs marked: their curves overlaid
+        await shoot(pilot, app, out, "runs.svg")
 
         app.session.stop()
         app.exit()

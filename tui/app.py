@@ -49,6 +49,8 @@ TICK = 0.1  # seconds between queue drains and redraws
 PLOT_INTERVAL = 1.0  # seconds: plots redraw at most this often while training runs ...
 PLOT_BUDGET = 0.04  # ... and less often when their redraws would take more than this share of the time
 LR_FACTOR = 2.0
+ATTACHED_ERRORS = ("Attached: a run's log holds no predictions for the whole test set (too big), so the "
+                   "confusion matrix and worst mistakes show in the process that trains it.")
 GRADCHECK_HINT = "gradient check: press g, or set an interval in Settings (3)"
 NARROW_WIDTH, NARROW_HEIGHT = 100, 30  # below either, panes stack (80x24 over SSH)
 
@@ -123,7 +125,8 @@ class BackpropApp(App):
         self.gradcheck_table = GradCheckTable(id="gradcheck")
         self.preview = DigitPreview(id="preview")
         self.probabilities = ProbabilityBars(id="probabilities")
-        self.confusion = ConfusionMatrix(id="confusion")
+        attached = self.session.follower is not None
+        self.confusion = ConfusionMatrix(id="confusion", **({"placeholder": ATTACHED_ERRORS} if attached else {}))
         self.worst = WorstMistakes(id="worst")
         self.layer_stats = LayerStatsView(id="layer-stats")
         self.weight_images = WeightImagesView(id="weight-images")

@@ -70,8 +70,10 @@ class ConfusionMatrix(Widget, can_focus=True):
 
     cursor = reactive((0, 1))  # the first off-diagonal cell: a mistake
 
-    def __init__(self, **kwargs):
+    def __init__(self, placeholder: str = "The confusion matrix appears with the first score of the test set "
+                 "(at each epoch's end, or press e).", **kwargs):
         super().__init__(**kwargs)
+        self.placeholder = placeholder
         self.counts: np.ndarray | None = None
         self.class_names: tuple[str, ...] = tuple("0123456789")
         self.iteration = 0
@@ -82,8 +84,7 @@ class ConfusionMatrix(Widget, can_focus=True):
 
     def render(self):
         if self.counts is None:
-            return Text("The confusion matrix appears with the first score of the test set "
-                        "(at each epoch's end, or press e).", style="dim")
+            return Text(self.placeholder, style="dim")
         total = int(self.counts.sum())
         right = int(np.trace(self.counts))
         title = Text(f"confusion on {total:,} test digits at iteration {self.iteration:,}: "
