@@ -129,3 +129,20 @@ async def test_help_lists_the_insight_keys():
         assert listed["6"].startswith("Graph tab") and "most confidently wrong" in listed["w"]
         assert "digits of this cell" in listed["enter"] and listed["b"].startswith("Backward: one node further")
         assert "Errors tab: confusion matrix" in screen_text(app)  # on screen, not just listed
+
+
+def test_the_matrix_names_fashion_classes_and_shades_by_share_of_the_row():
+    from engine.registry import REGISTRY
+    from tui.widgets.confusion_matrix import render_matrix, shade
+
+    names = REGISTRY["fashion-mnist"].class_names
+    counts = np.diag(np.full(10, 90)) + np.eye(10, k=1, dtype=int) * 10
+    text = render_matrix(counts, names, cursor=(0, 1))
+    lines = text.plain.splitlines()
+    assert lines[1].split()[:3] == ["T-sh", "Trou", "Pull"] and lines[1].split()[-1] == "right"
+    assert lines[2].startswith("T-shi ") and lines[2].split()[1:4] == ["90", "10", "0"] and lines[2].endswith("90%")
+    assert lines[11].startswith("Ankle ") and lines[11].endswith("100%")  # the last row has no mistake
+    assert shade(0.9, True).startswith("on rgb(0,") and shade(0.1, False).startswith("on rgb(")
+    assert shade(0.0, False) == ""  # nothing: no shading
+    cursor = [span for span in text.spans if "reverse" in str(span.style)]
+    assert len(cursor) == 1 and text.plain[cursor[0].start:cursor[0].end].strip() == "10"
