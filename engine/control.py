@@ -22,7 +22,7 @@ from .config import TrainConfig
 
 LIVE_CHECK = 1.0  # seconds a controller trusts its last look at control.json
 COMMANDS = ("pause", "resume", "step", "set", "gradcheck", "evaluate", "checkpoint")
-SETTINGS = ("lr", "batch_size", "optimizer", "gradcheck_every")  # what `set` may change
+SETTINGS = ("lr", "batch_size", "optimizer", "gradcheck_every", "insight_every")  # what `set` may change
 
 
 class ControlError(Exception):
@@ -151,6 +151,9 @@ class RemoteTrainer:
 
     def set_gradcheck_every(self, value: int) -> None:
         self._set("gradcheck_every", value)
+
+    def set_insight_every(self, value: int) -> None:
+        self._set("insight_every", value)
 
     def _set(self, name: str, value) -> None:
         TrainConfig().with_changes(**{name: value})  # the bounds do not depend on other settings

@@ -220,6 +220,9 @@ class ScriptedTrainer:
     def set_gradcheck_every(self, iterations: int) -> None:
         self._set("gradcheck_every", iterations)
 
+    def set_insight_every(self, iterations: int) -> None:
+        self._set("insight_every", iterations)
+
     def request_gradcheck(self) -> None:
         self._command("gradcheck", self._do_gradcheck)
 

@@ -146,3 +146,23 @@ def test_the_matrix_names_fashion_classes_and_shades_by_share_of_the_row():
     assert shade(0.0, False) == ""  # nothing: no shading
     cursor = [span for span in text.spans if "reverse" in str(span.style)]
     assert len(cursor) == 1 and text.plain[cursor[0].start:cursor[0].end].strip() == "10"
+
+
+@run_async
+async def test_the_layer_stats_interval_is_a_live_setting():
+    from textual.widgets import Input
+
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "s", "3")
+        await pilot.pause(0.2)
+        field = app.query_one("#field-insight_every", Input)
+        field.focus()
+        field.value = ""
+        await press(pilot, *"50", "enter")
+        assert app.trainer.config.insight_every == 50
+        assert not any(m.iteration == 1 and "insight" in m.label for m in app.monitor.markers)  # not a training change
+        field.value = ""
+        await press(pilot, *"-3", "enter")
+        assert "insight every must be a whole number from 0" in screen_text(app)
+        assert app.trainer.config.insight_every == 50

@@ -34,6 +34,7 @@ FIELDS = (
     Field("batch_size", "batch size", True),
     Field("optimizer", "optimizer", True, tuple(OPTIMIZERS)),
     Field("gradcheck_every", "grad-check interval (0 = off)", True),
+    Field("insight_every", "layer-stats interval (0 = off)", True),
     Field("hidden_sizes", "hidden sizes (e.g. 100,50)", False),
     Field("activation", "activation", False, tuple(ACTIVATIONS)),
     Field("weight_init", "weight init (std, he, xavier)", False),
@@ -61,7 +62,7 @@ def parse(name: str, text: str):
             return float(text)
         if name == "epochs":
             return int(text) if text else None
-        if name in ("batch_size", "gradcheck_every", "iters", "seed"):
+        if name in ("batch_size", "gradcheck_every", "insight_every", "iters", "seed"):
             return int(text)
     except ConfigError:
         raise
