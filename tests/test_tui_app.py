@@ -851,6 +851,8 @@ async def test_run_browser_lists_runs_opens_one_and_overlays_two(tmp_path):
         assert app.monitor.state == "idle"  # space marked runs: it did not start training
         await press(pilot, "space")  # unmark the second
         assert [r.path for r in loss.runs] == [first]
+        await press(pilot, "down", "space", "enter")  # enter: the highlighted run alone, marks dropped
+        assert [r.path for r in loss.runs] == [first] and app.screen.marked == []
         await press(pilot, "escape")
         assert not isinstance(app.screen, RunsScreen)
 

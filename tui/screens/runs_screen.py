@@ -22,7 +22,6 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("escape,o", "close", "Back"),
         Binding("space", "mark", "Mark to compare"),
-        Binding("enter", "open", "Open", show=False),
     ]
 
     def __init__(self, root: str | Path):
@@ -75,7 +74,8 @@ class RunsScreen(Screen):
         if not self.marked and (run := self.highlighted()):
             self.show_curves([run])
 
-    def action_open(self) -> None:
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter: this run's curves alone (the marks are dropped)."""
         if run := self.highlighted():
             self.marked.clear()
             self.show_marks()
