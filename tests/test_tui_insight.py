@@ -166,3 +166,18 @@ async def test_the_layer_stats_interval_is_a_live_setting():
         await press(pilot, *"-3", "enter")
         assert "insight every must be a whole number from 0" in screen_text(app)
         assert app.trainer.config.insight_every == 50
+
+
+def test_weight_images_are_half_size_red_for_positive_blue_for_negative():
+    from tui.widgets.weight_images import halve, weight_text
+
+    image = np.zeros((28, 28), dtype=np.float32)
+    image[:, :14], image[:, 14:] = 0.5, -0.25
+    assert np.array_equal(halve(np.arange(16.0).reshape(4, 4)), [[2.5, 4.5], [10.5, 12.5]])
+    text = weight_text(image)
+    lines = text.plain.split("\n")
+    assert len(lines) == 7 and all(len(line) == 14 for line in lines)  # 14x14 pixels in 14x7 cells
+    first, last = text.spans[0].style, text.spans[-1].style
+    red, blue = first.color.get_truecolor(), last.color.get_truecolor()
+    assert red.red == 255 and red.blue == 0  # the largest |weight| is full red
+    assert blue.red == 0 and blue.blue == 128  # half of it, negative: half blue

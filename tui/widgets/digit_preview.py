@@ -37,6 +37,11 @@ def digit_text(image: np.ndarray) -> Text:
     if pixels.max(initial=0) > 1:
         pixels = pixels / 255
     levels = np.clip(np.rint(pixels * (GRAY_LEVELS - 1)), 0, GRAY_LEVELS - 1).astype(int)
+    return half_blocks(levels, _cell_style)
+
+
+def half_blocks(levels: np.ndarray, cell_style) -> Text:
+    """Rows of integer levels as "▀" cells: cell_style(top, bottom) colours each (an odd last row gets 0s)."""
     if len(levels) % 2:
         levels = np.vstack([levels, np.zeros((1, levels.shape[1]), dtype=int)])
     text = Text(no_wrap=True)
@@ -44,7 +49,7 @@ def digit_text(image: np.ndarray) -> Text:
         if r:
             text.append("\n")
         for top, bottom in zip(levels[r], levels[r + 1]):
-            text.append("▀", _cell_style(int(top), int(bottom)))
+            text.append("▀", cell_style(int(top), int(bottom)))
     return text
 
 

@@ -19,6 +19,8 @@ from textual.widget import Widget
 
 from engine.events import WeightImages
 
+from .digit_preview import half_blocks
+
 LEVELS = 8  # shades on each side of zero
 GAP = 1
 
@@ -43,15 +45,7 @@ def halve(image: np.ndarray) -> np.ndarray:
 def weight_text(image: np.ndarray) -> Text:
     scale = float(np.abs(image).max()) or 1.0
     levels = np.clip(np.rint(halve(image) / scale * LEVELS), -LEVELS, LEVELS).astype(int)
-    if len(levels) % 2:
-        levels = np.vstack([levels, np.zeros((1, levels.shape[1]), dtype=int)])
-    text = Text(no_wrap=True)
-    for r in range(0, len(levels), 2):
-        if r:
-            text.append("\n")
-        for top, bottom in zip(levels[r], levels[r + 1]):
-            text.append("▀", _cell_style(int(top), int(bottom)))
-    return text
+    return half_blocks(levels, _cell_style)
 
 
 class WeightImagesView(Widget):
