@@ -396,3 +396,31 @@ def test_serve_answers_on_loopback_and_runs_the_app(data_dir, tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_plot_text_keeps_every_cell_with_fewer_style_runs():
+    from rich.text import Text
+    from textual_plotext.plot import Plot
+
+    from tui.widgets.timed_plot import fewer_runs
+
+    plot = Plot()
+    plot.plotsize(60, 20)
+    plot._set_size(60, 20)
+    plot.theme("dark")
+    xs = list(range(300))
+    plot.plot(xs, [1 / (x + 1) + (x % 7) / 50 for x in xs], marker="braille", color="gray")
+    plot.plot(xs, [1 / (x + 1) for x in xs], marker="braille", color="orange")
+    before = Text.from_ansi(plot.build())
+    after = fewer_runs(before)
+
+    def cells(text):
+        styles = [None] * len(text.plain)
+        for span in text.spans:
+            for i in range(span.start, span.end):
+                styles[i] = span.style
+        return [(c, s.bgcolor if s else None, s.color if s and c != " " else None)
+                for c, s in zip(text.plain, styles)]
+
+    assert cells(after) == cells(before)
+    assert len(after.spans) < 0.7 * len(before.spans)
