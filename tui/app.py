@@ -203,8 +203,9 @@ class BackpropApp(App):
     def _status_due(self) -> bool:
         """The status line is redrawn at most every --status-interval, but at once when the state changes."""
         now = time.monotonic()
-        key = (self.monitor.state, self.pending.lr, self.monitor.latest_accuracy, self.attached_note())
-        if key != self._status_key or now - self._last_status >= self.ui.status_interval:
+        key = (self.monitor.state, self.pending.lr, self.monitor.latest_accuracy)
+        interval = self.ui.status_interval
+        if interval <= TICK or key != self._status_key or now - self._last_status >= interval - TICK / 2:
             self._status_key, self._last_status = key, now
             return True
         return False

@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     from .app import BackpropApp
     from .session import Session
 
-    app = BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir, **runs), ui)
-    app.run()
+    session = Session(config, args.data_dir, runs_dir=args.runs_dir, **runs)
+    app = BackpropApp(session, ui)
+    try:
+        app.run()
+    finally:  # however the app ended (a browser tab closed, Textual's own exit): save where the run stopped
+        session.stop()
     return app.return_code or 0
