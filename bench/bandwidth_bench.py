@@ -1,7 +1,7 @@
 """Benchmark: how many bytes does the monitor write to its terminal while training runs?
 
 Run from anywhere:  python bench/bandwidth_bench.py  [--seconds 60] [--size 120x40] [--modes default,low]
-                                                     [--term xterm-256color] [--extra "--ascii"]
+                                                     [--term xterm-256color] [--extra=--ascii]
 
 For each mode, `python -m tui` (this interpreter, cwd = repo root) is spawned on a
 pseudo-terminal of --size (TIOCSWINSZ before the spawn; it is the child's
