@@ -2,11 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
+import shlex
+import sys
 
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
 from engine.options import add_training_options, config_from_args, describe
 from engine.runs import resolve_run
+
+from .options import add_ui_options, ui_options_from_args
+
+EXIT_USAGE = 2
+NO_TERMINAL = ("python -m tui needs a terminal ({why}); to train without one, run python -m engine train "
+               "(same flags), or python -m tui --serve for a browser")
+SERVE_FLAGS = ("--serve", "--host", "--port")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,18 +34,86 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="RUN",
                         help="continue a run (a run directory, or its name in --runs-dir) from its latest "
                         "checkpoint, with its curves and its saved settings")
+    add_ui_options(parser)
+    web = parser.add_argument_group("browser (needs the web extra: pip install 'backprop-tui[web]')")
+    web.add_argument("--serve", action="store_true",
+                     help="serve the app to a web browser with textual-serve instead of drawing it here")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="with --serve: the address to listen on (default: %(default)s, this machine only)")
+    web.add_argument("--port", type=int, default=8000, help="with --serve: the port (default: %(default)s)")
     return parser
 
 
+def no_terminal() -> str | None:
+    """Why the app cannot draw here (None when it can). The browser's driver needs no terminal."""
+    if os.environ.get("TEXTUAL_DRIVER"):  # textual-serve runs the app with its web driver on pipes
+        return None
+    if os.environ.get("TERM", "") == "dumb":
+        return "TERM=dumb"
+    for name, stream in (("stdout", sys.stdout), ("stdin", sys.stdin)):
+        try:
+            if stream is None or not stream.isatty():
+                return f"{name} is not a terminal"
+        except (AttributeError, ValueError):  # closed or replaced
+            return f"{name} is not a terminal"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def app_command(argv: list[str]) -> str:
+    """The command textual-serve runs for each browser: this one, without the serve flags."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in SERVE_FLAGS:
+            skip = name != "--serve" and "=" not in arg
+            continue
+        kept.append(arg)
+    return shlex.join([sys.executable, "-m", "tui", *kept])
+
+
+def serve(argv: list[str], host: str, port: int) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("error: --serve needs textual-serve: pip install 'backprop-tui[web]' (or pip install textual-serve)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not is_loopback(host):
+        print(f"warning: serving on {host}: anyone who can reach this address can watch and steer training "
+              "(no password). To keep it private, use the default 127.0.0.1 and an SSH tunnel: "
+              f"ssh -L {port}:127.0.0.1:{port} SERVER", file=sys.stderr)
+    Server(app_command(argv), host=host, port=port, title="backprop-tui").serve()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
     except ConfigError as exc:
         parser.error(describe(exc))  # exits with status 2
+    try:
+        ui = ui_options_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.resume and args.attach:
         parser.error("argument --attach: not allowed with --resume")
+    if not 0 < args.port < 65536:
+        parser.error(f"argument --port: expected 1 to 65535, got {args.port}")
     runs = {}
     for flag in ("resume", "attach"):
         if getattr(args, flag):
@@ -42,9 +121,19 @@ def main(argv: list[str] | None = None) -> int:
                 runs[flag] = resolve_run(getattr(args, flag), args.runs_dir)
             except CheckpointError as exc:
                 parser.error(f"argument --{flag}: {exc}")
+    if args.serve:
+        return serve(argv, args.host, args.port)
+    if (why := no_terminal()) is not None:
+        print(NO_TERMINAL.format(why=why), file=sys.stderr)
+        return EXIT_USAGE
     # Textual loads only once the arguments are known to be good.
     from .app import BackpropApp
     from .session import Session
 
-    BackpropApp(Session(config, args.data_dir, runs_dir=args.runs_dir, **runs)).run()
-    return 0
+    session = Session(config, args.data_dir, runs_dir=args.runs_dir, **runs)
+    app = BackpropApp(session, ui)
+    try:
+        app.run()
+    finally:  # however the app ended (a browser tab closed, Textual's own exit): save where the run stopped
+        session.stop()
+    return app.return_code or 0

@@ -54,6 +54,7 @@ class Session:
         self._trainer_factory = trainer_factory
         self._loader = loader
         self._generation = 0  # events of a trainer from before the last reset are dropped
+        self._ending = threading.Lock()  # quit on the UI thread and a hang-up in its own may both end the run
 
     # ---- data ---------------------------------------------------------------------------
 
@@ -138,16 +139,17 @@ class Session:
         return True
 
     def _end_run(self) -> None:
-        """Stop the trainer; with a run log, save where it stopped and close the log."""
+        """Stop the trainer; with a run log, save where it stopped and close the log (from any thread)."""
         if self.follower is not None:
             return  # attached: the run goes on in its own process
-        if self.trainer is not None:
-            self.trainer.stop(timeout=2.0)
-        if self.run_log is not None:
-            if self.trainer is not None and not self.trainer.alive:
-                self.run_log.save_now(self.trainer.checkpoint())
-            self.run_log.close()
-            self.run_log = None
+        with self._ending:
+            if self.trainer is not None:
+                self.trainer.stop(timeout=2.0)
+            if self.run_log is not None:
+                if self.trainer is not None and not self.trainer.alive:
+                    self.run_log.save_now(self.trainer.checkpoint())
+                self.run_log.close()
+                self.run_log = None
 
     def reset(self, config: TrainConfig) -> bool:
         """Stop the current trainer and build a fresh one with `config` (a new dataset reloads)."""

@@ -13,8 +13,8 @@ class AccuracyPlot(TimedPlot):
             x = [p[0] for p in state.accuracy]
             train = [100 * p[1] for p in state.accuracy]
             test = [100 * p[2] for p in state.accuracy]
-            plt.plot(x, train, marker="braille", color="green", label="train")
-            plt.plot(x, test, marker="braille", color="red", label="test")
+            plt.plot(x, train, marker=self.marker("+"), color="green", label="train")
+            plt.plot(x, test, marker=self.marker("x"), color="red", label="test")
             # Zoom on where the curves are now: the first score (chance) would flatten them.
             recent = (train[1:] + test[1:]) or (train + test)
             low = max(0.0, min(recent) - 2)

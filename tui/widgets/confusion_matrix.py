@@ -15,6 +15,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from .timed_plot import ascii_only
+
 CELL = 5  # columns per count: up to 9999 (MNIST's test classes hold about 1,000)
 NAME = 6  # columns for a class name (Fashion-MNIST's are cut: "T-shir", "Trouse", ...)
 SHADES = 6  # steps of shading by share of the row
@@ -71,9 +73,10 @@ class ConfusionMatrix(Widget, can_focus=True):
     cursor = reactive((0, 1))  # the first off-diagonal cell: a mistake
 
     def __init__(self, placeholder: str = "The confusion matrix appears with the first score of the test set "
-                 "(at each epoch's end, or press e).", **kwargs):
+                 "(at each epoch's end, or press e).", ascii: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.placeholder = placeholder
+        self.ascii = ascii  # --ascii: the arrows of the header as v and >
         self.counts: np.ndarray | None = None
         self.class_names: tuple[str, ...] = tuple("0123456789")
         self.iteration = 0
@@ -89,7 +92,8 @@ class ConfusionMatrix(Widget, can_focus=True):
         right = int(np.trace(self.counts))
         title = Text(f"confusion on {total:,} test digits at iteration {self.iteration:,}: "
                      f"{right / total:.2%} right · arrows + Enter: a cell's digits\n", style="bold")
-        return title + render_matrix(self.counts, self.class_names, self.cursor if self.has_focus else None)
+        text = title + render_matrix(self.counts, self.class_names, self.cursor if self.has_focus else None)
+        return ascii_only(text) if self.ascii else text
 
     def on_focus(self) -> None:
         self.refresh()

@@ -2,7 +2,9 @@
 
 Each character cell shows two pixels: the upper half block "▀" takes the top
 pixel as its colour and the bottom pixel as its background, so a 28x28 digit
-takes 28x14 cells.
+takes 28x14 cells. With `ascii_only` (--ascii) each cell is one character of
+an ASCII ramp from blank to "@" for the mean of its two pixels, with no colour,
+so digits read on any terminal and font; captions and header are ASCII too.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from engine.events import Samples
 GRAY_LEVELS = 16  # shades per pixel: enough for digits, and far fewer style runs to draw
 GAP = 1  # columns between digits
 CAPTION_ROWS = 1
+ASCII_RAMP = " .:-=+*#%@"  # from paper to ink
 
 
 @lru_cache(maxsize=GRAY_LEVELS * GRAY_LEVELS)
@@ -31,11 +34,13 @@ def _cell_style(top: int, bottom: int) -> Style:
     return Style(color=Color.from_rgb(t, t, t), bgcolor=Color.from_rgb(b, b, b))
 
 
-def digit_text(image: np.ndarray) -> Text:
-    """A (height, width) image with values in [0, 1] or 0-255 as half-block text."""
+def digit_text(image: np.ndarray, ascii_only: bool = False) -> Text:
+    """A (height, width) image with values in [0, 1] or 0-255 as half-block text (or an ASCII ramp)."""
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.max(initial=0) > 1:
         pixels = pixels / 255
+    if ascii_only:
+        return ascii_digit_text(pixels)
     levels = np.clip(np.rint(pixels * (GRAY_LEVELS - 1)), 0, GRAY_LEVELS - 1).astype(int)
     return half_blocks(levels, _cell_style)
 
@@ -53,6 +58,15 @@ def half_blocks(levels: np.ndarray, cell_style) -> Text:
     return text
 
 
+def ascii_digit_text(pixels: np.ndarray) -> Text:
+    """Two pixel rows per text row, as for the half blocks: each cell the ramp character of their mean."""
+    if len(pixels) % 2:
+        pixels = np.vstack([pixels, np.zeros((1, pixels.shape[1]))])
+    pairs = (pixels[0::2] + pixels[1::2]) / 2
+    index = np.clip(np.rint(pairs * (len(ASCII_RAMP) - 1)), 0, len(ASCII_RAMP) - 1).astype(int)
+    return Text("\n".join("".join(ASCII_RAMP[i] for i in row) for row in index), no_wrap=True)
+
+
 class DigitPreview(Widget):
     """Pages through the latest Samples event; `selected` indexes the visible (filtered) digits."""
 
@@ -60,8 +74,9 @@ class DigitPreview(Widget):
     selected = reactive(0)
     mistakes_only = reactive(False)
 
-    def __init__(self, **kwargs):
+    def __init__(self, ascii_only: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.ascii_only = ascii_only
         self.samples: Samples | None = None
         self.class_names: tuple[str, ...] = tuple("0123456789")
         self.title: str | None = None  # what a chosen set of digits is (a confusion cell, the worst mistakes)
@@ -155,7 +170,7 @@ class DigitPreview(Widget):
         if self.title:
             what = f"{self.title} ({'mistakes ' if self.mistakes_only else ''}Esc: back to all)"
         header = Text(f"{what} {start + 1}-{start + len(shown)} of {len(visible)}{among} "
-                      f"· page {self.page + 1}/{self.pages}", style="dim")
+                      f"{'-' if self.ascii_only else '·'} page {self.page + 1}/{self.pages}", style="dim")
         return Group(header, grid)
 
     def _cell(self, i: int, selected: bool) -> Group:
@@ -164,7 +179,8 @@ class DigitPreview(Widget):
         confidence = float(s.probabilities[i, prediction])
         wrong = label != prediction
         names = self.class_names
-        caption = f"{'✗' if wrong else '✓'} {names[label]}→{names[prediction]} {confidence:.0%}"
+        mark, arrow = ("x" if wrong else "+", "->") if self.ascii_only else ("✗" if wrong else "✓", "→")
+        caption = f"{mark} {names[label]}{arrow}{names[prediction]} {confidence:.0%}"
         width = s.images.shape[2]
         style = ("bold red" if wrong else "green") + (" reverse" if selected else "")
-        return Group(digit_text(s.images[i]), Text(caption[:width].ljust(width), style=style, no_wrap=True))
+        return Group(digit_text(s.images[i], self.ascii_only), Text(caption[:width].ljust(width), style=style, no_wrap=True))

@@ -8,32 +8,37 @@ from textual.widgets import Static
 from ..state import MonitorState
 
 BARS = " ▁▂▃▄▅▆▇█"
+ASCII_BARS = " .:-=+*#%@"  # --ascii: density instead of height
 
 
-def sparkline(values, width: int | None = None) -> str:
+def sparkline(values, width: int | None = None, bars: str = BARS) -> str:
     """Values as bar heights, scaled to the largest; downsampled (by mean) to `width` characters."""
     values = np.asarray(values, dtype=np.float64)
     if width is not None and len(values) > width:
         values = np.array([chunk.mean() for chunk in np.array_split(values, width)])
     top = values.max(initial=0)
     if top <= 0 or not np.isfinite(top):
-        return BARS[0] * len(values)
-    levels = np.ceil(values / top * (len(BARS) - 1)).astype(int)  # any count at all shows
-    return "".join(BARS[level] for level in np.clip(levels, 0, len(BARS) - 1))
+        return bars[0] * len(values)
+    levels = np.ceil(values / top * (len(bars) - 1)).astype(int)  # any count at all shows
+    return "".join(bars[level] for level in np.clip(levels, 0, len(bars) - 1))
 
 
-def log_sparkline(values, width: int) -> str:
+def log_sparkline(values, width: int, bars: str = BARS) -> str:
     """Positive values on a log scale (norms span orders of magnitude), lowest as the first bar."""
     logs = np.log10(np.maximum(np.asarray(values, dtype=np.float64), 1e-12))
-    return sparkline(logs - logs.min() + 0.1, width)
+    return sparkline(logs - logs.min() + 0.1, width, bars)
 
 
 class LayerStatsView(Static):
+    def __init__(self, *args, ascii: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ascii = ascii
+
     def show(self, state: MonitorState) -> None:
-        self.update(render_layers(state, max(self.size.width, 40)))
+        self.update(render_layers(state, max(self.size.width, 40), ASCII_BARS if self.ascii else BARS))
 
 
-def render_layers(state: MonitorState, width: int) -> Text:
+def render_layers(state: MonitorState, width: int, bars: str = BARS) -> Text:
     if not state.layers:
         return Text("Layer statistics come every few hundred iterations while training runs "
                     "(and with each score, once a batch has been trained).", style="dim")
@@ -46,7 +51,7 @@ def render_layers(state: MonitorState, width: int) -> Text:
         for name, counts, edges, style in (("W ", row.weight_counts, row.weight_edges, "green"),
                                            ("dW", row.grad_counts, row.grad_edges, "yellow")):
             text.append(f"  {name} ")
-            text.append(sparkline(counts), style=style)
+            text.append(sparkline(counts, bars=bars), style=style)
             text.append(f" {edges[0]:+.2g} to {edges[-1]:+.2g}\n", style="dim")
     if len(state.grad_norms) > 1:
         norms = np.array([n for _, n in state.grad_norms])
@@ -54,6 +59,6 @@ def render_layers(state: MonitorState, width: int) -> Text:
         text.append(f"|dW| over iterations {first:,}-{last:,} (log scale)\n", style="bold")
         for k, row in enumerate(state.layers):
             text.append(f"{row.name:<8} ", style="bold cyan")
-            text.append(log_sparkline(norms[:, k], max(width - 18, 10)), style="yellow")
+            text.append(log_sparkline(norms[:, k], max(width - 18, 10), bars), style="yellow")
             text.append(f" {norms[-1, k]:.1e}\n")
     return text

@@ -16,10 +16,10 @@ class LossPlot(TimedPlot):
         if state.losses:
             columns = max(self.size.width - 10, 2)
             x, y = envelope(state.iterations, state.losses, columns)
-            plt.plot(x, y, marker="braille", color="gray", label="batch (min-max)")
+            plt.plot(x, y, marker=self.marker("."), color="gray", label="batch (min-max)")
             if self.smoothing:
                 sx, sy = envelope(state.iterations, state.smoothed, columns, mean=True)
-                plt.plot(sx, sy, marker="braille", color="orange", label="EMA")
+                plt.plot(sx, sy, marker=self.marker("*"), color="orange", label="EMA")
             bottom = float(min(y))  # labels at the foot of their line, clear of the legend
             for marker in state.markers:
                 plt.vline(marker.iteration, color="magenta")

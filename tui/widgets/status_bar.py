@@ -28,10 +28,15 @@ def rate(samples_per_s: float) -> str:
 
 
 class StatusBar(Static):
-    """One line, redrawn every tick: updated without a re-layout of the screen."""
+    """One line, redrawn every tick if its text changed: updated without a re-layout of the screen."""
+
+    _shown: Text | None = None
 
     def show(self, state: MonitorState, requested_lr: float | None = None, attached: str = "") -> None:
-        self.update(render_status(state, requested_lr, attached), layout=False)
+        text = render_status(state, requested_lr, attached)
+        if text != self._shown:  # an unchanged line costs the terminal nothing
+            self._shown = text
+            self.update(text, layout=False)
 
 
 def render_status(state: MonitorState, requested_lr: float | None = None, attached: str = "") -> Text:

@@ -42,15 +42,23 @@ def halve(image: np.ndarray) -> np.ndarray:
     return image[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
 
 
-def weight_text(image: np.ndarray) -> Text:
+def weight_text(image: np.ndarray, ascii: bool = False) -> Text:
+    """Half-size, scaled by the largest |weight|: red/blue half blocks, or (ascii) # + for positive, = - for negative."""
     scale = float(np.abs(image).max()) or 1.0
     levels = np.clip(np.rint(halve(image) / scale * LEVELS), -LEVELS, LEVELS).astype(int)
-    return half_blocks(levels, _cell_style)
+    if not ascii:
+        return half_blocks(levels, _cell_style)
+    if len(levels) % 2:
+        levels = np.vstack([levels, np.zeros((1, levels.shape[1]), dtype=int)])
+    pairs = np.rint((levels[0::2] + levels[1::2]) / 2).astype(int)  # two pixel rows per text row
+    symbol = np.select([pairs >= 5, pairs >= 2, pairs <= -5, pairs <= -2], ["#", "+", "=", "-"], " ")
+    return Text("\n".join("".join(row) for row in symbol), no_wrap=True)
 
 
 class WeightImagesView(Widget):
-    def __init__(self, **kwargs):
+    def __init__(self, ascii: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.ascii = ascii
         self.weights: WeightImages | None = None
         self.page = 0
 
@@ -89,9 +97,10 @@ class WeightImagesView(Widget):
         grid = Table.grid(padding=(0, GAP, 0, 0))
         for _ in range(columns):
             grid.add_column()
-        cells = [Group(weight_text(images[u]), Text(f"unit {u + 1}", style="dim")) for u in shown]
+        cells = [Group(weight_text(images[u], self.ascii), Text(f"unit {u + 1}", style="dim")) for u in shown]
         for r in range(0, len(cells), columns):
             grid.add_row(*cells[r : r + columns])
         header = Text(f"what each hidden unit looks for: its weights at iteration {self.weights.iteration:,} "
-                      f"(red +, blue -) · units {start + 1}-{shown.stop} of {len(images)} · n/p", style="dim")
+                      f"({'#+ positive, =- negative' if self.ascii else 'red +, blue -'}) - units {start + 1}-"
+                      f"{shown.stop} of {len(images)} - n/p", style="dim")
         return Group(header, grid)

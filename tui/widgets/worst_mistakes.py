@@ -5,13 +5,15 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ..state import MonitorState
+from .timed_plot import ascii_only
 
 COLUMN = 26  # "#1234  Sneake→Sandal 99.9%" and a gap
 
 
 class WorstMistakes(Widget):
-    def __init__(self, **kwargs):
+    def __init__(self, ascii: bool = False, **kwargs):
         super().__init__(**kwargs)
+        self.ascii = ascii
         self.state: MonitorState | None = None
 
     def show(self, state: MonitorState) -> None:
@@ -21,7 +23,8 @@ class WorstMistakes(Widget):
     def render(self):
         if self.state is None:
             return Text("")
-        return render_worst(self.state, max(self.size.width, COLUMN), max(self.size.height - 1, 1))
+        text = render_worst(self.state, max(self.size.width, COLUMN), max(self.size.height - 1, 1))
+        return ascii_only(text) if self.ascii else text
 
 
 def render_worst(state: MonitorState, width: int, rows: int) -> Text:

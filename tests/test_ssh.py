@@ -1,0 +1,435 @@
+"""Made for SSH servers: any terminal, ASCII mode, bounded redraws, hang-ups that lose nothing, the browser.
+
+Pilot tests check the display options and the hang-up path inside the app; a few
+tests run `python -m tui` on a pseudo-terminal (tests/pty_app.py) as a user's
+terminal, tmux or an SSH session would, on tiny IDX data. Bandwidth figures are
+measured by bench/bandwidth_bench.py, not here.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.color import ColorSystem
+
+from engine.idx import write_idx
+from engine.runs import latest_checkpoint, read_events
+from tests.conftest import make_dataset
+from tests.fake_trainer import (
+    fake_app,
+    press,
+    run_async,
+    running,
+    screen_text,
+    scripted_samples,
+    settle,
+    status_text,
+)
+from tests.pty_app import ROOT, PtyApp, colour_depths, sgr_codes
+from tui.app import BackpropApp
+from tui.cli import app_command, build_parser, is_loopback
+from tui.options import LOW_BANDWIDTH, UiOptions, ui_options_from_args
+from tui.widgets.digit_preview import ASCII_RAMP, digit_text
+
+SWALLOWED = {"ctrl+s", "ctrl+q", "ctrl+b", "ctrl+a", "ctrl+z", "ctrl+backslash"}  # flow control, tmux, screen, job control
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    toy = make_dataset(n_train=400, n_test=100, side=28)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", toy.x_train.reshape(-1, 28, 28))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", toy.t_train)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", toy.x_test.reshape(-1, 28, 28))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", toy.t_test)
+    return folder
+
+
+def tui_args(data_dir: Path, runs: Path, *extra: str) -> list[str]:
+    return ["--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16", "--batch-size", "40", *extra]
+
+
+def region_text(app, widget) -> str:
+    """The characters a widget occupies on the screen."""
+    region = widget.region
+    lines = screen_text(app).splitlines()[region.y : region.y + region.height]
+    return "\n".join(line[region.x : region.x + region.width] for line in lines)
+
+
+# ---- options ----------------------------------------------------------------------------------
+
+def test_low_bandwidth_preset_and_single_flags_override_it():
+    parse = build_parser().parse_args
+    assert ui_options_from_args(parse([])) == UiOptions()
+    assert ui_options_from_args(parse(["--low-bandwidth"])) == LOW_BANDWIDTH
+    assert LOW_BANDWIDTH.plot_interval >= 5 and LOW_BANDWIDTH.preview_interval is None
+    options = ui_options_from_args(parse(["--low-bandwidth", "--plot-interval", "2", "--preview-interval", "30",
+                                          "--ascii"]))
+    assert (options.plot_interval, options.status_interval, options.preview_interval, options.ascii) == (2, 1, 30, True)
+    assert ui_options_from_args(parse(["--preview-interval", "manual"])).preview_interval is None
+
+
+@pytest.mark.parametrize("flag,value", [("--plot-interval", "soon"), ("--status-interval", "-1"),
+                                        ("--preview-interval", "nan"), ("--plot-interval", "1e9")])
+def test_bad_display_values_are_refused_with_the_flag_named(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([flag, value])
+    assert exit_.value.code == 2 and flag in capsys.readouterr().err
+
+
+# ---- ASCII mode and colours ----------------------------------------------------------------------
+
+@run_async
+async def test_ascii_mode_draws_plots_and_digits_in_ascii_only():
+    app = fake_app()
+    app.ui = UiOptions(ascii=True)
+    async with running(app) as pilot:
+        await press(pilot, "space")
+        app.trainer.advance(60)
+        await press(pilot, "right_square_bracket")  # a learning-rate marker with its label on the plot
+        app.trainer.advance(60)
+        await press(pilot, "e", "space")  # paused: the plots are drawn at once
+        for plot in (app.loss_plot, app.accuracy_plot):
+            text = region_text(app, plot)
+            assert text.isascii(), sorted({c for c in text if not c.isascii()})
+            assert "+--" in text and "|" in text  # the frame, in ASCII
+        assert "*" in region_text(app, app.loss_plot)  # the EMA line
+        await press(pilot, "2")
+        for pane in (app.preview, app.probabilities):
+            text = region_text(app, pane)
+            assert text.isascii(), sorted({c for c in text if not c.isascii()})
+        assert "@" in region_text(app, app.preview) and "->" in region_text(app, app.preview)
+        assert "#" in region_text(app, app.probabilities)
+        await press(pilot, "4")  # the insight panes too
+        for pane in (app.confusion, app.worst):
+            text = region_text(app, pane)
+            assert text.isascii() and "predicted >" in region_text(app, app.confusion), text
+        await press(pilot, "5")
+        for pane in (app.layer_stats, app.weight_images):
+            text = region_text(app, pane)
+            assert text.isascii(), sorted({c for c in text if not c.isascii()})
+        assert "#" in region_text(app, app.weight_images) and "=" in region_text(app, app.weight_images)
+
+
+@run_async
+async def test_without_ascii_the_same_panes_use_braille_and_half_blocks():
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "space")
+        app.trainer.advance(60)
+        await press(pilot, "e", "space")
+        assert not region_text(app, app.loss_plot).isascii()
+        await press(pilot, "2")
+        assert "▀" in region_text(app, app.preview)
+
+
+@pytest.mark.parametrize("system", [ColorSystem.EIGHT_BIT, ColorSystem.STANDARD], ids=["256", "16"])
+def test_digits_stay_readable_without_truecolor(system):
+    """Ink and paper of a half-block digit map to different colours in 256 and in 16 colours."""
+    image = np.zeros((4, 4), dtype=np.uint8)
+    image[0, :2] = 255  # top row ink, the row under it paper
+    image[2, :] = 128  # a mid-gray stroke
+    text = digit_text(image)
+    styles = [span.style for span in text.spans]
+    ink_over_paper, gray_over_paper = styles[0], styles[4]
+
+    def number(color):
+        return color.downgrade(system).number
+
+    assert number(ink_over_paper.color) != number(ink_over_paper.bgcolor)
+    assert number(gray_over_paper.color) != number(gray_over_paper.bgcolor)
+
+
+def test_ascii_digits_use_a_ramp_from_blank_to_at():
+    image = np.zeros((4, 3))
+    image[0:2, 0] = 1.0
+    image[0:2, 1] = 0.5
+    lines = digit_text(image, ascii_only=True).plain.splitlines()
+    assert lines == ["@=" + ASCII_RAMP[0], "   "]
+
+
+# ---- redraw rates -------------------------------------------------------------------------------
+
+@run_async
+async def test_status_line_redraws_at_its_interval_but_a_state_change_at_once():
+    app = fake_app()
+    app.ui = UiOptions(status_interval=30.0)
+    async with running(app) as pilot:
+        await press(pilot, "space")
+        assert "RUNNING" in status_text(app) and "iter 0/" in status_text(app)
+        app.trainer.advance(5)
+        await settle(pilot)
+        assert "iter 0/" in status_text(app)  # not yet: 30 s have not passed
+        await press(pilot, "space")
+        assert "PAUSED" in status_text(app) and "iter 5/" in status_text(app)  # at once, with the latest figures
+
+
+@run_async
+async def test_preview_manual_takes_new_digits_only_when_asked():
+    app = fake_app()
+    app.ui = UiOptions(preview_interval=None)
+    async with running(app) as pilot:
+        await press(pilot, "space", "2")
+        assert app.preview.samples.iteration == 0  # the first digits are always shown
+        app.trainer.advance(3)
+        app.session.events.append(scripted_samples(3))  # an epoch's evaluation while training runs
+        await settle(pilot)
+        assert app.preview.samples.iteration == 0
+        await press(pilot, "e")  # asked for: the digits of that evaluation are shown
+        assert app.preview.samples.iteration == 3
+
+
+# ---- keys and themes ------------------------------------------------------------------------------
+
+def test_key_bindings_avoid_keys_terminals_and_tmux_swallow():
+    from tui.screens import confirm_screen, dataset_screen, help_screen, runs_screen
+    from tui.widgets import computational_graph
+
+    classes = [BackpropApp, confirm_screen.ConfirmScreen, dataset_screen.DatasetScreen, help_screen.HelpScreen,
+               runs_screen.RunsScreen, computational_graph.ComputationalGraph]
+    for cls in classes:
+        own = [b for b in cls.__dict__.get("BINDINGS", []) if not isinstance(b, tuple)]
+        keys = {k.strip() for binding in own for k in binding.key.split(",")}
+        assert keys and not keys & SWALLOWED, (cls, keys & SWALLOWED)
+
+
+@run_async
+async def test_theme_switcher_is_offered_and_every_theme_renders():
+    app = fake_app()
+    async with running(app) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Theme" in titles
+        await press(pilot, "space")
+        app.trainer.advance(30)
+        await settle(pilot)
+        themes = [t for t in ("textual-light", "nord", "gruvbox", "solarized-light", "textual-dark")
+                  if t in app.available_themes]
+        assert len(themes) >= 4 and len(app.available_themes) > 5
+        for theme in themes:
+            app.theme = theme
+            await pilot.pause()
+            app.loss_plot.refresh()
+            await pilot.pause()
+            assert "loss per batch" in screen_text(app)
+
+
+# ---- hang-ups -------------------------------------------------------------------------------------
+
+@run_async
+async def test_hang_up_stops_the_run_without_asking_and_exits_with_the_signal():
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "space")
+        trainer = app.trainer
+        trainer.advance(3)
+        app.hang_up(signal.SIGTERM, grace=0)  # what the SIGTERM handler runs, here on the UI thread
+        await pilot.pause()
+    assert trainer.calls[-1] == "stop" and trainer.state == "stopped"
+    assert app.return_code == 128 + signal.SIGTERM
+
+
+def _train_then(app: PtyApp, end) -> float:
+    """Start training on the pty, let it run a moment, then end it with `end()`; seconds until it exited."""
+    app.wait_for("IDLE")
+    app.send(b" ")
+    app.wait_for("RUNNING")
+    time.sleep(1.0)
+    began = time.monotonic()
+    end()
+    app.wait(10)
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "hang-up"])
+def test_sigterm_or_hang_up_checkpoints_the_run_which_resumes(how, data_dir, tmp_path):
+    runs = tmp_path / "runs"
+    app = PtyApp(tui_args(data_dir, runs, "--iters", "10000000"), size=(80, 24), term="screen-256color")
+    try:
+        seconds = _train_then(app, (lambda: app.signal(signal.SIGTERM)) if how == "SIGTERM" else app.hang_up)
+    finally:
+        app.close()
+    signum = signal.SIGTERM if how == "SIGTERM" else signal.SIGHUP
+    assert app.proc.returncode == 128 + signum and seconds < 5
+    if how == "SIGTERM":
+        assert "Traceback" not in app.screen_text()
+    (run,) = list(runs.iterdir())
+    iterations = [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"]
+    checkpoint = latest_checkpoint(run)
+    assert iterations and checkpoint.iteration == iterations[-1]  # saved where it stopped: nothing lost
+    # --resume continues it: the same run, one curve without gap or repeat.
+    from engine.cli import main
+
+    target = checkpoint.iteration + 20
+    assert main(["train", "--resume", str(run), "--data-dir", str(data_dir), "--iters", str(target)]) == 0
+    assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, target + 1))
+
+
+# ---- terminals --------------------------------------------------------------------------------------
+
+TERMINALS = {
+    "xterm-256color": ("xterm-256color", {}, {"256"}),
+    "screen-256color": ("screen-256color", {}, {"256"}),
+    "tmux-256color": ("tmux-256color", {}, {"256"}),
+    "linux": ("linux", {}, {"16"}),
+    "NO_COLOR": ("xterm-256color", {"NO_COLOR": "1"}, {"256"}),
+}
+GRAYS_256 = {0, 7, 8, 15, 16, 59, 102, 145, 188, 231, *range(232, 256)}
+
+
+@pytest.mark.parametrize("name", TERMINALS)
+def test_the_app_starts_and_renders_in_each_terminal(name, data_dir, tmp_path):
+    term, env, depths = TERMINALS[name]
+    app = PtyApp(tui_args(data_dir, tmp_path / "runs"), size=(80, 24), term=term, env=env)
+    try:
+        app.wait_for("IDLE")
+        app.wait_for("1 Monitor")
+        app.wait_for("Quit")
+        app.signal(signal.SIGTERM)
+        assert app.wait(10) == 128 + signal.SIGTERM
+    finally:
+        app.close()
+    raw = app.raw()
+    assert "Traceback" not in app.screen_text()
+    used = colour_depths(raw)
+    assert "truecolor" not in used  # COLORTERM is unset: no 24-bit colour
+    assert used <= depths | {"16"}, used
+    if name == "NO_COLOR":  # Textual turns every colour to gray
+        numbers = {codes[i + 2] for codes in sgr_codes(raw) for i in range(len(codes) - 2)
+                   if codes[i] in (38, 48) and codes[i + 1] == 5}
+        assert numbers and numbers <= GRAYS_256, numbers - GRAYS_256
+
+
+def test_without_a_terminal_it_says_what_to_run_and_exits_2(data_dir):
+    done = subprocess.run([sys.executable, "-m", "tui", "--data-dir", str(data_dir)], cwd=ROOT,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "python -m engine train" in lines[0] and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_term_dumb_on_a_terminal_says_what_to_run_and_exits_2(data_dir):
+    app = PtyApp(["--data-dir", str(data_dir)], term="dumb")
+    try:
+        assert app.wait(30) == 2
+    finally:
+        app.close()
+    text = app.screen_text()
+    assert "python -m engine train" in text and "TERM=dumb" in text and "\x1b[?1049h" not in app.raw().decode()
+
+
+# ---- the browser -----------------------------------------------------------------------------------
+
+def test_serve_command_drops_the_serve_flags_and_knows_loopback():
+    command = app_command(["--serve", "--host", "127.0.0.1", "--port=8123", "--lr", "0.05", "--ascii"])
+    assert command.endswith("-m tui --lr 0.05 --ascii") and "--serve" not in command and "8123" not in command
+    assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "127.1.2.3"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "::", "example.com"))
+
+
+def test_serve_warns_when_not_loopback(monkeypatch, capsys):
+    pytest.importorskip("textual_serve")
+    import textual_serve.server
+
+    made = []
+
+    class FakeServer:
+        def __init__(self, command, host, port, title=None):
+            made.append((command, host, port))
+
+        def serve(self):
+            pass
+
+    monkeypatch.setattr(textual_serve.server, "Server", FakeServer)
+    from tui.cli import main
+
+    assert main(["--serve"]) == 0
+    assert made[-1][1:] == ("127.0.0.1", 8000) and "warning" not in capsys.readouterr().err
+    assert main(["--serve", "--host", "0.0.0.0", "--port", "8001"]) == 0
+    assert made[-1][1:] == ("0.0.0.0", 8001) and "warning: serving on 0.0.0.0" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("textual_serve") is None, reason="the web extra is not installed")
+def test_serve_answers_on_loopback_and_runs_the_app(data_dir, tmp_path):
+    import asyncio
+
+    import aiohttp
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tui", "--serve", "--port", str(port), *tui_args(data_dir, tmp_path)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, page = time.monotonic() + 20, None
+        while page is None:
+            with contextlib.suppress(OSError):
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+            if page is None:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not answer"
+                time.sleep(0.2)
+        assert f"ws://127.0.0.1:{port}/ws" in page
+
+        async def first_screen() -> bytes:  # what a browser gets: the app itself, drawn by its web driver
+            got = b""
+            async with aiohttp.ClientSession() as session, session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                await ws.send_json(["resize", {"width": 100, "height": 30}])
+                end = time.monotonic() + 20
+                while b"1 Monitor" not in got and time.monotonic() < end:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        message = await ws.receive(timeout=1)
+                        if message.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                            break
+                        got += message.data if isinstance(message.data, bytes) else message.data.encode()
+            return got
+
+        assert b"1 Monitor" in asyncio.run(first_screen())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_plot_text_keeps_every_cell_with_fewer_style_runs():
+    from rich.text import Text
+    from textual_plotext.plot import Plot
+
+    from tui.widgets.timed_plot import fewer_runs
+
+    plot = Plot()
+    plot.plotsize(60, 20)
+    plot._set_size(60, 20)
+    plot.theme("dark")
+    xs = list(range(300))
+    plot.plot(xs, [1 / (x + 1) + (x % 7) / 50 for x in xs], marker="braille", color="gray")
+    plot.plot(xs, [1 / (x + 1) for x in xs], marker="braille", color="orange")
+    before = Text.from_ansi(plot.build())
+    after = fewer_runs(before)
+
+    def cells(text):
+        styles = [None] * len(text.plain)
+        for span in text.spans:
+            for i in range(span.start, span.end):
+                styles[i] = span.style
+        return [(c, s.bgcolor if s else None, s.color if s and c != " " else None)
+                for c, s in zip(text.plain, styles)]
+
+    assert cells(after) == cells(before)
+    assert len(after.spans) < 0.7 * len(before.spans)
