@@ -17,6 +17,7 @@ import numpy as np
 from . import events as ev
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
+from .control import listener_pid, live_run_message
 from .dataset import Dataset, DatasetError
 from .events import DownloadProgress
 from .export import export_run
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train" and args.resume:
         try:
             run_dir = resolve_run(args.resume, args.runs_dir)
+            if (pid := listener_pid(run_dir)) is not None:
+                raise CheckpointError(live_run_message(run_dir, pid))
             checkpoint = latest_checkpoint(run_dir, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
         except CheckpointError as exc:
             print(f"error: cannot resume: {exc}", file=sys.stderr)

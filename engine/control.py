@@ -74,7 +74,7 @@ class CommandInbox:
 
     def run(self, command: dict) -> None:
         t = self.trainer
-        name = command["command"]
+        name = command.get("command")
         try:
             if name == "set":
                 if command.get("name") in SETTINGS:
@@ -87,8 +87,8 @@ class CommandInbox:
                 t.request_evaluation()
             else:
                 getattr(t, name)()
-        except ValueError:
-            pass  # a value the trainer refuses (the controller checks first; this is a stale one)
+        except Exception:  # noqa: BLE001 - a value the trainer refuses, of any type: the channel must go on
+            pass  # (the controller checks values first, so this is a stale or hand-written command)
 
     def close(self) -> None:
         """Stop listening: controllers see that nothing takes commands any more."""
@@ -176,6 +176,12 @@ class RemoteTrainer:
             os.write(fd, line)  # one short O_APPEND write: never interleaved with another sender's
         finally:
             os.close(fd)
+
+
+def live_run_message(run_dir: Path, pid: int) -> str:
+    """Why a run that a live process trains cannot be resumed (two writers would corrupt it)."""
+    return (f"process {pid} is training {run_dir} now; watch or steer it with python -m tui --attach {run_dir}, "
+            "or stop it first")
 
 
 def listener_pid(run_dir: Path) -> int | None:

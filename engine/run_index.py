@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -55,12 +56,12 @@ def read_run(path: Path) -> RunRecord:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a cut-short last line (a killed writer) is normal here
             for r in read_events(path):
-                kind = r.get("event")
+                kind = r.get("event")  # (a record that is not an object raises: the log is not ours)
                 if kind == "BatchDone":
-                    record.iterations.append(r["iteration"])
+                    record.iterations.append(int(r["iteration"]))
                     record.losses.append(float(r["loss"]))
                 elif kind in ("EpochDone", "Evaluated"):
-                    record.accuracy.append((r["iteration"], r["train_acc"], r["test_acc"]))
+                    record.accuracy.append((int(r["iteration"]), float(r["train_acc"]), float(r["test_acc"])))
                 elif kind == "Started":
                     record.architecture = r.get("architecture", record.architecture)
                     record.dataset = r.get("dataset", record.dataset)
@@ -69,11 +70,11 @@ def read_run(path: Path) -> RunRecord:
                     last_state = {"Paused": "paused", "Resumed": "running"}.get(kind, kind.lower())
     except FileNotFoundError:
         pass
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         record.state = "unreadable"
         return record
     record.iteration = record.iterations[-1] if record.iterations else 0
-    tests = [a[2] for a in record.accuracy]
+    tests = [a[2] for a in record.accuracy if math.isfinite(a[2])]
     record.best_test_acc = max(tests) if tests else None
     if last_state in ("running", "paused") and listener_pid(path) is None:
         last_state = "stopped"  # its process ended without finishing: resumable

@@ -86,6 +86,7 @@ class RunLog:
         self.forward = forward
         self.trainer = None  # set by attach(); needed to request checkpoints
         self.inbox: CommandInbox | None = None
+        self._housekeeper: threading.Thread | None = None
         self._closed = threading.Event()
         self._file = open(run_dir / "events.jsonl", "a", encoding="utf-8")
         self._pending: list[str] = []
@@ -96,14 +97,18 @@ class RunLog:
         """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it."""
         self.trainer = trainer
         self.inbox = CommandInbox(self.run_dir, trainer, self.checkpoint_path)
-        threading.Thread(target=self._housekeeping, name="backprop-runlog", daemon=True).start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="backprop-runlog", daemon=True)
+        self._housekeeper.start()
 
     def _housekeeping(self) -> None:
         while not self._closed.wait(HOUSEKEEPING):
-            self.inbox.poll()
-            with self._lock:
-                if self._pending and not self._file.closed and time.monotonic() - self._last_flush >= FLUSH_EVERY:
-                    self._flush(durable=False)
+            try:
+                self.inbox.poll()
+                with self._lock:
+                    if self._pending and not self._file.closed and time.monotonic() - self._last_flush >= FLUSH_EVERY:
+                        self._flush(durable=False)
+            except OSError:
+                pass  # a full disk: the next look (or the next event's flush) tries again
 
     def __call__(self, event) -> None:
         if not isinstance(event, NOT_LOGGED):
@@ -118,7 +123,7 @@ class RunLog:
             self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):
             self.prune()
-        elif isinstance(event, ev.Samples):
+        elif isinstance(event, ev.Samples) and not self._closed.is_set():
             try:
                 save_samples(self.run_dir / SAMPLES_FILE, event)
             except OSError:
@@ -155,6 +160,8 @@ class RunLog:
 
     def close(self) -> None:
         self._closed.set()
+        if self._housekeeper is not None and self._housekeeper is not threading.current_thread():
+            self._housekeeper.join(timeout=2 * HOUSEKEEPING)  # no command runs after close
         if self.inbox is not None:
             self.inbox.close()
         with self._lock:
@@ -277,7 +284,7 @@ class LogFollower:
         self.offset = 0
         self.partial = b""  # a line the writer has not finished yet
         self.inode: int | None = None
-        self.samples_stamp: int | None = None
+        self.samples_stamp: tuple | None = None
 
     def poll(self) -> list:
         events = self._log_events()
@@ -310,13 +317,16 @@ class LogFollower:
 
     def _new_samples(self) -> ev.Samples | None:
         try:
-            stamp = (self.run_dir / SAMPLES_FILE).stat().st_mtime_ns
+            stat = (self.run_dir / SAMPLES_FILE).stat()
         except OSError:
             return None
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # each atomic replace is a new inode
         if stamp == self.samples_stamp:
             return None
-        self.samples_stamp = stamp
-        return load_samples(self.run_dir / SAMPLES_FILE)
+        samples = load_samples(self.run_dir / SAMPLES_FILE)
+        if samples is not None:  # a file that does not load yet is tried again
+            self.samples_stamp = stamp
+        return samples
 
 
 def truncate_log(run_dir: Path, iteration: int) -> None:

@@ -139,3 +139,34 @@ def test_a_run_log_takes_commands_for_its_trainer(run):
         log.close()
     with pytest.raises(ControlError):
         remote.resume()
+
+
+def test_a_command_of_the_wrong_type_does_not_stop_the_channel(run):
+    events = EventLog()
+    log = RunLog(run, events)
+    trainer = Trainer(make_dataset(), CONFIG, log)
+    log.attach(trainer)
+    trainer.start(paused=True)
+    try:
+        with open(run / "commands.jsonl", "a") as f:  # hand-written: an unhashable optimizer name
+            f.write('{"command": "set", "name": "optimizer", "value": [1]}\n{"command": 7}\n')
+        RemoteTrainer(run).step()
+        wait_for(lambda: trainer.iteration == 1)
+        assert trainer.config.optimizer == CONFIG.optimizer
+    finally:
+        trainer.stop()
+        log.close()
+
+
+def test_a_run_that_a_live_process_trains_cannot_be_resumed(run, capsys):
+    from engine.cli import main
+
+    CommandInbox(run, RecordingTrainer(), lambda i: run)  # this process "trains" it
+    assert main(["train", "--resume", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert f"process {os.getpid()} is training" in err and "--attach" in err
+    from tui.cli import main as tui_main
+
+    with pytest.raises(SystemExit) as exit_:
+        tui_main(["--resume", str(run)])
+    assert exit_.value.code == 2 and "--attach" in capsys.readouterr().err

@@ -270,8 +270,12 @@ def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
     log.close()
     assert read_run(log.run_dir).state == "stopped"  # ended without finishing: resumable
     with open(log.run_dir / "events.jsonl", "a") as f:
-        f.write("{broken\n" + json.dumps({"event": "Paused", "iteration": 0}) + "\n")
-    assert read_run(log.run_dir).state == "unreadable"
+        f.write(json.dumps({"event": "Evaluated", "iteration": 1, "train_acc": "nan", "test_acc": "nan"}) + "\n")
+    assert read_run(log.run_dir).best_test_acc == 0.19  # the score before training; a NaN one is not the best
+    for damage in ("[1]\n", "{broken\n"):  # JSON but not a record; not JSON
+        with open(log.run_dir / "events.jsonl", "a") as f:
+            f.write(damage + json.dumps({"event": "Paused", "iteration": 0}) + "\n")
+        assert read_run(log.run_dir).state == "unreadable"
 
 
 def test_layer_stats_are_logged_and_rebuilt_equal_while_big_arrays_are_not(tmp_path):

@@ -337,6 +337,36 @@ def test_serve_command_drops_the_serve_flags_and_knows_loopback():
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.5", "::", "example.com"))
 
 
+
+def test_abbreviated_flags_are_refused_so_serve_cannot_pass_itself_on(capsys):
+    from tui.cli import build_parser
+
+    for abbreviation in (["--serv"], ["--po", "9000"], ["--hos", "0.0.0.0"]):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(abbreviation)
+        assert exit_.value.code == 2
+        assert f"unrecognized arguments: {' '.join(abbreviation)}" in capsys.readouterr().err
+
+
+def test_the_terminal_check_looks_at_the_streams_textual_uses(monkeypatch):
+    import io
+
+    from tui import cli
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    monkeypatch.setattr(cli.sys, "stdin", Tty())
+    monkeypatch.setattr(cli.sys, "__stderr__", Tty())
+    monkeypatch.setattr(cli.sys, "stdout", io.StringIO())  # python -m tui | tee log: it still draws
+    assert cli.no_terminal() is None
+    monkeypatch.setattr(cli.sys, "__stderr__", io.StringIO())  # 2>file: where it would draw is a file
+    assert cli.no_terminal() == "stderr is not a terminal"
+
+
 def test_serve_warns_when_not_loopback(monkeypatch, capsys):
     pytest.importorskip("textual_serve")
     import textual_serve.server

@@ -851,6 +851,8 @@ async def test_run_browser_lists_runs_opens_one_and_overlays_two(tmp_path):
         assert app.monitor.state == "idle"  # space marked runs: it did not start training
         await press(pilot, "space")  # unmark the second
         assert [r.path for r in loss.runs] == [first]
+        await press(pilot, "s", "5", "r")  # the monitor's keys wait while the browser is on top
+        assert app.monitor.state == "idle" and app.tabs.active == "monitor" and isinstance(app.screen, RunsScreen)
         await press(pilot, "down", "space", "enter")  # enter: the highlighted run alone, marks dropped
         assert [r.path for r in loss.runs] == [first] and app.screen.marked == []
         await press(pilot, "escape")
@@ -887,3 +889,35 @@ async def test_an_attached_monitor_starts_over_when_a_resume_rewrites_the_log(tm
         assert app.monitor.losses[-1] == 0.7 and app.monitor.gradcheck_iteration is None
         await pilot.pause(0.2)
         assert "gradient check: press g" in screen_text(app)
+
+
+@run_async
+async def test_a_setting_changed_from_an_attached_monitor_becomes_the_apps_own():
+    app = fake_app()
+    async with running(app) as pilot:
+        await press(pilot, "s")
+        app.trainer.set_lr(0.025)  # as the run's command channel does for an attached monitor
+        await settle(pilot)
+        assert app.pending.lr == 0.025 and "lr 0.025 " in status_text(app) and "→" not in status_text(app)
+        await press(pilot, "right_square_bracket")
+        assert app.trainer.config.lr == 0.05
+
+
+@run_async
+async def test_attaching_to_an_ended_run_replays_it_without_notifications(tmp_path):
+    import json
+
+    from engine.runs import event_record
+
+    run = write_run(tmp_path, 0.1, [2.0, 1.0, 0.5], [0.6], finished=True)
+    with open(run / "events.jsonl", "a") as f:
+        f.write(json.dumps(event_record(ev.CheckpointFailed("x.npz", "disk full"))) + "\n")
+    app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+    async with running(app, wait_ready=False, ticking=True) as pilot:
+        await wait_until(pilot, lambda: app.monitor.state == "finished", what="the run's history")
+        await pilot.pause(0.3)
+        assert notifications(app) == []  # history, not news
+        with open(run / "events.jsonl", "a") as f:  # something new: that one is news
+            f.write(json.dumps(event_record(ev.CheckpointFailed("y.npz", "disk full"))) + "\n")
+        await wait_until(pilot, lambda: any("y.npz" in str(n.message) for n in notifications(app)),
+                         what="the new event's notification")

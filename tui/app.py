@@ -50,8 +50,7 @@ from .widgets.weight_images import WeightImagesView
 from .widgets.worst_mistakes import WorstMistakes
 
 TICK = 0.1  # seconds between queue drains and redraws
-PLOT_INTERVAL = UiOptions.plot_interval  # seconds: plots redraw at most this often while training runs ...
-PLOT_BUDGET = 0.04  # ... and less often when their redraws would take more than this share of the time
+PLOT_BUDGET = 0.04  # share of the time plot redraws may take while training (they also wait --plot-interval)
 LR_FACTOR = 2.0
 ATTACHED_ERRORS = ("Attached: a run's log holds no predictions for the whole test set (too big), so the "
                    "confusion matrix and worst mistakes show in the process that trains it.")
@@ -122,6 +121,8 @@ class BackpropApp(App):
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
         self._checkpoint_asked = False  # c was pressed: say when that checkpoint is saved
         self.digit_view: tuple | None = None  # the Digits tab shows ("cell", label, prediction) or ("worst",)
+        self._caught_up = False  # attached: the run's history has been read
+        self._replaying = False  # this tick's events are history: no notifications
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -141,7 +142,9 @@ class BackpropApp(App):
                                          **({"placeholder": ATTACHED_ERRORS} if attached else {}))
         self.worst = WorstMistakes(id="worst", ascii=self.ui.ascii)
         self.layer_stats = LayerStatsView(id="layer-stats", ascii=self.ui.ascii)
-        self.weight_images = WeightImagesView(id="weight-images", ascii=self.ui.ascii)
+        self.weight_images = WeightImagesView(id="weight-images", ascii=self.ui.ascii, **(
+            {"placeholder": "Attached: weight images are not in the run's log; the statistics above are."}
+            if attached else {}))
         yield self.status_bar
         yield self.message_bar
         with self.tabs:
@@ -181,6 +184,12 @@ class BackpropApp(App):
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < NARROW_WIDTH or event.size.height < NARROW_HEIGHT, "narrow")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the run browser, help or a question is on top, the monitor's keys wait (no training unseen)."""
+        if action in BINDING_ACTIONS and isinstance(self.screen, (RunsScreen, HelpScreen, ConfirmScreen)):
+            return False
+        return True
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
@@ -191,7 +200,12 @@ class BackpropApp(App):
 
     def tick(self) -> None:
         """Drain the queue, fold the events into the state, redraw what changed once."""
-        for event in self.session.drain():
+        events = self.session.drain()
+        # Attached, the first read (and a re-read after a resume) is the run's history: no toasts for it.
+        self._replaying = self.session.follower is not None and (
+            not self._caught_up or any(isinstance(e, LogReplaced) for e in events))
+        self._caught_up |= bool(events)
+        for event in events:
             self._stale |= self.monitor.apply(event)
             self.react(event)
         self.redraw()
@@ -305,6 +319,11 @@ class BackpropApp(App):
         """Side effects of a few events beyond the state: notifications and screens."""
         if self.session.follower is not None and self._follow(event):
             return
+        if self._replaying and isinstance(event, (ev.Diverged, ev.Failed, ev.CheckpointSaved, ev.CheckpointFailed,
+                                                  ev.Finished)):
+            return
+        if isinstance(event, ev.ParamChanged):  # from these keys, or from a monitor attached elsewhere
+            self.pending = self.pending.with_changes(**{event.name: event.new})
         if isinstance(event, ev.Diverged):
             self.notify(self.monitor.message, title="Diverged: paused", severity="warning", timeout=8)
         elif isinstance(event, ev.Failed):
@@ -339,7 +358,7 @@ class BackpropApp(App):
             for plot in (self.loss_plot, self.accuracy_plot):
                 plot.state = self.monitor
             return True
-        if isinstance(event, (ev.Started, ev.ParamChanged)):
+        if isinstance(event, ev.Started):
             self.pending = self.monitor.config
             if form := self.settings_form():
                 form.load(self.pending)
@@ -419,25 +438,28 @@ class BackpropApp(App):
         self._worker_command("step")
 
     def action_export(self) -> None:
-        log = self.session.run_log
-        if log is None:
+        log, follower = self.session.run_log, self.session.follower
+        if log is None and follower is None:
             self.notify("No run to export yet (start training), or runs are off.", severity="warning")
             return
-        log.flush()
+        if log is not None:
+            log.flush()
+        run_dir = log.run_dir if log is not None else follower.run_dir  # attached: the followed run
         try:
-            written = export_run(log.run_dir, "csv")
-            screen = self.save_screenshot(f"screen-{self.monitor.iteration:09d}.svg", str(log.run_dir))
+            written = export_run(run_dir, "csv")
+            screen = self.save_screenshot(f"screen-{self.monitor.iteration:09d}.svg", str(run_dir))
         except (OSError, ValueError) as exc:
             self.notify(str(exc), title="Export failed", severity="error")
             return
         names = ", ".join(p.name for p in written) + f", {Path(screen).name}"
-        self.notify(f"{names} in {log.run_dir}", title="Exported", timeout=6)
+        self.notify(f"{names} in {run_dir}", title="Exported", timeout=6)
 
     def action_checkpoint(self) -> None:
         self._checkpoint_asked = True
         try:
             saving = self.session.checkpoint()
         except ControlError as exc:
+            self._checkpoint_asked = False
             self.notify(str(exc), title="Not sent", severity="error", timeout=8)
             return
         if not saving:
@@ -485,6 +507,9 @@ class BackpropApp(App):
             return
         if BY_NAME[message.field].live:
             self._set_live(message.field, message.value)
+            return
+        if self.session.follower is not None:
+            form.show_error(message.field, "attached: only the live settings (●) reach the run")
             return
         try:
             self.pending = self.pending.with_changes(**{message.field: message.value})
@@ -657,3 +682,7 @@ class BackpropApp(App):
             loop.call_soon_threadsafe(lambda: self.exit(return_code=code))
         else:
             self.exit(return_code=code)
+
+
+# The actions of the monitor's own keys (quit excepted: it works from anywhere), for check_action.
+BINDING_ACTIONS = {b.action.split("(")[0] for b in BackpropApp.BINDINGS} - {"quit_app"}

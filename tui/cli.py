@@ -9,6 +9,7 @@ import sys
 
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
+from engine.control import listener_pid, live_run_message
 from engine.options import add_training_options, config_from_args, describe
 from engine.runs import resolve_run
 
@@ -22,6 +23,7 @@ SERVE_FLAGS = ("--serve", "--host", "--port")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,  # --serve passes the other flags on to each browser's app: no --serv, --po
         prog="python -m tui",
         description="Train a from-scratch NumPy network and watch it live. Press ? in the app for every key.",
     )
@@ -50,7 +52,7 @@ def no_terminal() -> str | None:
         return None
     if os.environ.get("TERM", "") == "dumb":
         return "TERM=dumb"
-    for name, stream in (("stdout", sys.stdout), ("stdin", sys.stdin)):
+    for name, stream in (("stderr", sys.__stderr__), ("stdin", sys.stdin)):  # Textual draws on stderr
         try:
             if stream is None or not stream.isatty():
                 return f"{name} is not a terminal"
@@ -121,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs[flag] = resolve_run(getattr(args, flag), args.runs_dir)
             except CheckpointError as exc:
                 parser.error(f"argument --{flag}: {exc}")
+    if "resume" in runs and (pid := listener_pid(runs["resume"])) is not None:
+        parser.error(f"argument --resume: {live_run_message(runs['resume'], pid)}")
     if args.serve:
         return serve(argv, args.host, args.port)
     if (why := no_terminal()) is not None:

@@ -46,7 +46,12 @@ class RunsScreen(Screen):
     @work(thread=True, exclusive=True)
     def load(self) -> None:
         """Read the logs off the UI thread: long runs have megabytes of them."""
-        runs = list_runs(self.root)
+        try:
+            runs = list_runs(self.root)
+        except OSError as exc:  # an unreadable runs folder (a damaged run only shows as "unreadable")
+            self.app.call_from_thread(self.query_one("#runs-title", Static).update,
+                                      f"Cannot list {self.root}: {exc.strerror or exc}")
+            return
         self.app.call_from_thread(self.show_runs, runs)
 
     def show_runs(self, runs: list[RunRecord]) -> None:

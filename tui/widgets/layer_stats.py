@@ -6,9 +6,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..state import MonitorState
+from .digit_preview import ASCII_RAMP
 
 BARS = " ▁▂▃▄▅▆▇█"
-ASCII_BARS = " .:-=+*#%@"  # --ascii: density instead of height
+ASCII_BARS = ASCII_RAMP  # --ascii: density instead of height
 
 
 def sparkline(values, width: int | None = None, bars: str = BARS) -> str:

@@ -56,9 +56,11 @@ def weight_text(image: np.ndarray, ascii: bool = False) -> Text:
 
 
 class WeightImagesView(Widget):
-    def __init__(self, ascii: bool = False, **kwargs):
+    def __init__(self, ascii: bool = False, placeholder: str = "The first layer's weights, one image per hidden "
+                 "unit, appear once training runs.", **kwargs):
         super().__init__(**kwargs)
         self.ascii = ascii
+        self.placeholder = placeholder
         self.weights: WeightImages | None = None
         self.page = 0
 
@@ -87,8 +89,7 @@ class WeightImagesView(Widget):
 
     def render(self):
         if self.weights is None:
-            return Text("The first layer's weights, one image per hidden unit, appear once training runs.",
-                        style="dim")
+            return Text(self.placeholder, style="dim")
         columns, rows = self.grid
         per_page = columns * rows
         images = self.weights.images
