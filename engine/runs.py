@@ -37,6 +37,7 @@ KEEP = 3  # checkpoints kept per run
 NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.DownloadProgress)
 BUFFERED = (ev.BatchDone, ev.LayerStats)  # frequent records, written in blocks (the others at once, durably)
 SAMPLES_FILE = "samples.npz"
+READ_LIMIT = 1 << 20  # bytes of log a follower reads per poll: about 8,000 records, 0.1 s to rebuild
 
 
 class TruncatedLogWarning(UserWarning):
@@ -275,6 +276,9 @@ class LogReplaced:
 class LogFollower:
     """Reads the records another process appends to a run's events.jsonl, as events, as they come.
 
+    A long history is read READ_LIMIT bytes per poll, so a monitor polling it on its UI thread
+    stays responsive while it catches up (200k records are about 25 MB).
+
     It also hands on the run's latest preview digits (samples.npz) each time they are replaced.
     """
 
@@ -284,6 +288,7 @@ class LogFollower:
         self.offset = 0
         self.partial = b""  # a line the writer has not finished yet
         self.inode: int | None = None
+        self.caught_up = False  # the whole log has been read once (it may grow later)
         self.samples_stamp: tuple | None = None
 
     def poll(self) -> list:
@@ -297,13 +302,14 @@ class LogFollower:
                 stat = os.fstat(f.fileno())
                 replaced = self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset)
                 if replaced:
-                    self.offset, self.partial = 0, b""
+                    self.offset, self.partial, self.caught_up = 0, b"", False
                 self.inode = stat.st_ino
                 f.seek(self.offset)
-                data = f.read()
+                data = f.read(READ_LIMIT)
         except FileNotFoundError:
             return []
         self.offset += len(data)
+        self.caught_up |= len(data) < READ_LIMIT
         *lines, self.partial = (self.partial + data).split(b"\n")
         events = [LogReplaced()] if replaced else []
         for line in lines:

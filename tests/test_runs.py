@@ -313,3 +313,19 @@ def test_a_layer_stats_record_round_trips_through_json():
     record = json.loads(json.dumps(event_record(event)))
     assert record["layers"][0]["weight_counts"] == [1, 0, 3] and record["layers"][1]["dead_share"] is None
     assert rebuild(record) == event
+
+
+def test_a_follower_reads_a_long_history_a_part_at_a_time(tmp_path, monkeypatch):
+    from engine import events as ev
+    from engine import runs
+
+    monkeypatch.setattr(runs, "READ_LIMIT", 100)
+    line = json.dumps({"event": "Paused", "iteration": 1}) + "\n"  # 36 bytes
+    (tmp_path / "events.jsonl").write_text(line * 10)
+    follower = runs.LogFollower(tmp_path)
+    got = []
+    for _ in range(3):
+        got += follower.poll()
+        assert not follower.caught_up
+    got += follower.poll()
+    assert follower.caught_up and got == [ev.Paused(1)] * 10

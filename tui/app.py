@@ -121,7 +121,6 @@ class BackpropApp(App):
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
         self._checkpoint_asked = False  # c was pressed: say when that checkpoint is saved
         self.digit_view: tuple | None = None  # the Digits tab shows ("cell", label, prediction) or ("worst",)
-        self._caught_up = False  # attached: the run's history has been read
         self._replaying = False  # this tick's events are history: no notifications
 
     # ---- layout ---------------------------------------------------------------------------
@@ -200,11 +199,11 @@ class BackpropApp(App):
 
     def tick(self) -> None:
         """Drain the queue, fold the events into the state, redraw what changed once."""
+        follower = self.session.follower
+        was_caught_up = follower is None or follower.caught_up
         events = self.session.drain()
-        # Attached, the first read (and a re-read after a resume) is the run's history: no toasts for it.
-        self._replaying = self.session.follower is not None and (
-            not self._caught_up or any(isinstance(e, LogReplaced) for e in events))
-        self._caught_up |= bool(events)
+        # Attached, the run's history (read over a few ticks; read again after a resume) brings no toasts.
+        self._replaying = not was_caught_up or any(isinstance(e, LogReplaced) for e in events)
         for event in events:
             self._stale |= self.monitor.apply(event)
             self.react(event)
