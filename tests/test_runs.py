@@ -16,23 +16,10 @@ import pytest
 
 from engine.cli import main
 from engine.export import export_run
-from engine.idx import write_idx
 from engine.runs import KEEP, TruncatedLogWarning, checkpoints, latest_checkpoint, read_events
 from tests.conftest import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    toy = make_dataset(n_train=400, n_test=100, side=28)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_idx(folder / "train-images-idx3-ubyte.gz", toy.x_train.reshape(-1, 28, 28))
-    write_idx(folder / "train-labels-idx1-ubyte.gz", toy.t_train)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", toy.x_test.reshape(-1, 28, 28))
-    write_idx(folder / "t10k-labels-idx1-ubyte.gz", toy.t_test)
-    return folder
 
 
 def train(data_dir, runs, *extra) -> int:

@@ -21,9 +21,7 @@ import numpy as np
 import pytest
 from rich.color import ColorSystem
 
-from engine.idx import write_idx
 from engine.runs import latest_checkpoint, read_events
-from tests.conftest import make_dataset
 from tests.fake_trainer import (
     fake_app,
     press,
@@ -41,18 +39,6 @@ from tui.options import LOW_BANDWIDTH, UiOptions, ui_options_from_args
 from tui.widgets.digit_preview import ASCII_RAMP, digit_text
 
 SWALLOWED = {"ctrl+s", "ctrl+q", "ctrl+b", "ctrl+a", "ctrl+z", "ctrl+backslash"}  # flow control, tmux, screen, job control
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    toy = make_dataset(n_train=400, n_test=100, side=28)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_idx(folder / "train-images-idx3-ubyte.gz", toy.x_train.reshape(-1, 28, 28))
-    write_idx(folder / "train-labels-idx1-ubyte.gz", toy.t_train)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", toy.x_test.reshape(-1, 28, 28))
-    write_idx(folder / "t10k-labels-idx1-ubyte.gz", toy.t_test)
-    return folder
 
 
 def tui_args(data_dir: Path, runs: Path, *extra: str) -> list[str]:
