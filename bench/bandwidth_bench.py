@@ -52,26 +52,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from digits import CSI, t10k_digits  # noqa: E402  (bench/digits.py, beside this script)
 
-from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, write_idx  # noqa: E402
+from engine.idx import write_idx  # noqa: E402
 
-CSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
 MODES = {"default": ([], 20.0), "low": (["--low-bandwidth"], 5.0)}
 
 
 def build_folder(folder: Path) -> str:
-    for shared in (ROOT.parent / "shared", Path("/work/shared")):
-        src = shared / "data" / "mnist"
-        images, labels = src / "t10k-images-idx3-ubyte.gz", src / "t10k-labels-idx1-ubyte.gz"
-        if images.is_file() and labels.is_file():
-            x, t = read_idx(images, IMAGES_MAGIC), read_idx(labels, LABELS_MAGIC)
-            what = f"real MNIST t10k digits from {src}"
-            break
-    else:
-        rng = np.random.default_rng(0)
-        x = rng.integers(0, 256, (10_000, 28, 28), dtype=np.uint8)
-        t = rng.integers(0, 10, 10_000, dtype=np.uint8)
-        what = "GENERATED random images (no shared MNIST found)"
+    x, t, what = t10k_digits()
     x_train, t_train = np.tile(x[:8000], (8, 1, 1))[:60_000], np.tile(t[:8000], 8)[:60_000]
     x_test, t_test = np.tile(x[8000:], (5, 1, 1)), np.tile(t[8000:], 5)
     write_idx(folder / "train-images-idx3-ubyte.gz", x_train)

@@ -54,9 +54,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import book_baseline as book  # noqa: E402
 import numpy as np  # noqa: E402
 
-import book_baseline as book  # noqa: E402
 from engine import events as ev  # noqa: E402
 from engine.config import TrainConfig  # noqa: E402
 from engine.dataset import Dataset  # noqa: E402

@@ -76,7 +76,6 @@ import asyncio
 import fcntl
 import os
 import pty
-import re
 import select
 import statistics
 import struct
@@ -96,18 +95,17 @@ sys.path.insert(0, str(ROOT))
 # numpy is imported, as it does in `python -m tui`; otherwise the bench would train with other BLAS threads.
 USER_BLAS = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
              if k in os.environ}
-import engine  # noqa: E402,F401  (before numpy)
-import numpy as np  # noqa: E402
+from digits import CSI, t10k_digits  # noqa: E402  (bench/digits.py, beside this script)
 
+import engine  # noqa: E402,F401  (before numpy)
 from engine import events as ev  # noqa: E402
 from engine.config import TrainConfig  # noqa: E402
-from engine.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, write_idx  # noqa: E402
+from engine.idx import write_idx  # noqa: E402
 from engine.loader import UnverifiedDataWarning, load_dataset  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 
 TRAIN_SIZE, TEST_SIZE = 8000, 2000
 SIZE = (120, 40)
-CSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
 ALT_SCREEN = b"\x1b[?1049h"
 
 
@@ -115,19 +113,9 @@ ALT_SCREEN = b"\x1b[?1049h"
 
 def build_folder(folder: Path) -> str:
     """Write the four standard IDX files into `folder`; returns a description of the data."""
-    for shared in (ROOT.parent / "shared", Path("/work/shared")):
-        src = shared / "data" / "mnist"
-        images, labels = src / "t10k-images-idx3-ubyte.gz", src / "t10k-labels-idx1-ubyte.gz"
-        if images.is_file() and labels.is_file():
-            x, t = read_idx(images, IMAGES_MAGIC), read_idx(labels, LABELS_MAGIC)
-            x, t = x[: TRAIN_SIZE + TEST_SIZE], t[: TRAIN_SIZE + TEST_SIZE]
-            what = f"real MNIST digits from {src}: first {TRAIN_SIZE:,} train, last {TEST_SIZE:,} test"
-            break
-    else:
-        rng = np.random.default_rng(0)
-        x = rng.integers(0, 256, (TRAIN_SIZE + TEST_SIZE, 28, 28), dtype=np.uint8)
-        t = rng.integers(0, 10, TRAIN_SIZE + TEST_SIZE, dtype=np.uint8)
-        what = f"GENERATED random images (no shared MNIST found): {TRAIN_SIZE:,} train, {TEST_SIZE:,} test"
+    x, t, source = t10k_digits()
+    x, t = x[: TRAIN_SIZE + TEST_SIZE], t[: TRAIN_SIZE + TEST_SIZE]
+    what = f"{source}: first {TRAIN_SIZE:,} train, last {TEST_SIZE:,} test"
     write_idx(folder / "train-images-idx3-ubyte.gz", x[:TRAIN_SIZE])
     write_idx(folder / "train-labels-idx1-ubyte.gz", t[:TRAIN_SIZE])
     write_idx(folder / "t10k-images-idx3-ubyte.gz", x[TRAIN_SIZE:])
