@@ -28,6 +28,7 @@ from .network import Network
 from .options import (
     add_data_options,
     add_model_options,
+    add_run_options,
     add_training_options,
     config_from_args,
     describe,
@@ -47,11 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a network and print accuracy each epoch",
                                 description="Train a network, printing loss and accuracy each epoch.")
     add_training_options(train)
-    train.add_argument("--runs-dir", default="runs", metavar="DIR",
-                       help="where run directories (event log, checkpoints) are written (default: %(default)s)")
-    train.add_argument("--resume", metavar="RUN",
-                       help="continue a run from its latest checkpoint (a run directory, or its name in --runs-dir) "
-                       "with its saved settings; --iters or --epochs changes its length")
+    add_run_options(train)
     check = commands.add_parser("gradcheck", help="compare backprop and numerical gradients",
                                 description="Compare backprop gradients with central differences, per parameter.")
     add_data_options(check)
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             architecture = "-".join(map(str, (dataset.input_size, *config.hidden_sizes, dataset.num_classes)))
             run_dir = new_run_dir(args.runs_dir, config, architecture)
             trainer_for = lambda sink: Trainer(dataset, config, sink)  # noqa: E731
-        return train(dataset, trainer_for, run_dir)
+        return train(dataset, trainer_for, run_dir, args.keep_checkpoints)
     except (DatasetError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -185,10 +182,10 @@ class TextProgress:
             self.shown = -1
 
 
-def train(dataset: Dataset, trainer_for, run_dir: Path) -> int:
-    """Run the trainer, logging to `run_dir` and printing from this thread what the worker reports."""
+def train(dataset: Dataset, trainer_for, run_dir: Path, keep: int) -> int:
+    """Run the trainer, logging to `run_dir` (keeping `keep` checkpoints) and printing what the worker reports."""
     inbox: queue.Queue = queue.Queue()
-    log = RunLog(run_dir, inbox.put)
+    log = RunLog(run_dir, inbox.put, keep)
     trainer = trainer_for(log)
     log.attach(trainer)
     config = trainer.config

@@ -59,6 +59,30 @@ FLAGS = {
 }
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Where runs are written and how many checkpoints each keeps."""
+    from .runs import KEEP
+
+    parser.add_argument("--runs-dir", default="runs", metavar="DIR",
+                        help="where each run writes its event log and checkpoints (default: %(default)s)")
+    parser.add_argument("--keep-checkpoints", type=_at_least_one, default=KEEP, metavar="K",
+                        help="checkpoints each run keeps, the newest (default: %(default)s)")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue a run (a run directory, or its name in --runs-dir) from its latest "
+                        "checkpoint, with its saved settings (and, in the app, its curves); --iters or --epochs "
+                        "changes its length")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def describe(error: ConfigError) -> str:
     """'argument --lr: learning rate must be ...' for each problem, argparse style."""
     return "; ".join(f"argument {FLAGS.get(field, field)}: {message}" for field, message in error.problems.items())

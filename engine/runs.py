@@ -4,7 +4,7 @@
     config.json          the settings the run started with (written atomically)
     events.jsonl         one JSON object per event; batch and layer-stat records are written in blocks,
                          flushed at least every second and at once on any other event
-    checkpoints/ckpt-<iteration>.npz   the last KEEP checkpoints (one per epoch, and on request)
+    checkpoints/ckpt-<iteration>.npz   the last KEEP (--keep-checkpoints) checkpoints (one per epoch, and on request)
     samples.npz          the latest preview digits with the network's predictions, for attached monitors
     commands.jsonl, control.json       the command channel (engine/control.py)
 """
@@ -32,7 +32,7 @@ from .control import CommandInbox
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
 HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
-KEEP = 3  # checkpoints kept per run
+KEEP = 3  # checkpoints kept per run, unless told otherwise
 # Images and whole-test-set predictions are not metrics (and too big); the checkpoint has the network.
 NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.DownloadProgress)
 BUFFERED = (ev.BatchDone, ev.LayerStats)  # frequent records, written in blocks (the others at once, durably)
@@ -76,14 +76,15 @@ def event_record(event) -> dict:
 class RunLog:
     """A trainer sink that appends events to events.jsonl, then hands them on to `forward`.
 
-    It also asks the trainer for a checkpoint at each epoch end and keeps the last KEEP, and
+    It also asks the trainer for a checkpoint at each epoch end and keeps the last `keep`, and
     once attached to a trainer, runs the commands of the run's channel (engine/control.py)
     and writes out batch records that wait longer than FLUSH_EVERY (a paused run gets no
     further events to flush them), from a housekeeping thread.
     """
 
-    def __init__(self, run_dir: Path, forward: Callable[[object], None] = lambda event: None):
+    def __init__(self, run_dir: Path, forward: Callable[[object], None] = lambda event: None, keep: int = KEEP):
         self.run_dir = run_dir
+        self.keep = keep  # checkpoints kept, the newest
         self.forward = forward
         self.trainer = None  # set by attach(); needed to request checkpoints
         self.inbox: CommandInbox | None = None
@@ -142,7 +143,7 @@ class RunLog:
         return path
 
     def prune(self) -> None:
-        for old in checkpoints(self.run_dir)[:-KEEP]:
+        for old in checkpoints(self.run_dir)[:-self.keep]:
             old.unlink(missing_ok=True)
 
     def _flush(self, durable: bool) -> None:

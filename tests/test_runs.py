@@ -316,3 +316,13 @@ def test_a_follower_reads_a_long_history_a_part_at_a_time(tmp_path, monkeypatch)
         assert not follower.caught_up
     got += follower.poll()
     assert follower.caught_up and got == [ev.Paused(1)] * 10
+
+
+def test_keep_checkpoints_sets_how_many_a_run_keeps(data_dir, tmp_path, capsys):
+    assert train(data_dir, tmp_path / "runs", "--iters", "55", "--keep-checkpoints", "1") == 0
+    assert [p.name for p in checkpoints(only_run(tmp_path / "runs"))] == ["ckpt-000000055.npz"]
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit) as exit_:
+            train(data_dir, tmp_path / "other", "--keep-checkpoints", bad)
+        assert exit_.value.code == 2 and "--keep-checkpoints" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()  # nothing written

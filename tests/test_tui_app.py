@@ -921,3 +921,19 @@ async def test_attaching_to_an_ended_run_replays_it_without_notifications(tmp_pa
             f.write(json.dumps(event_record(ev.CheckpointFailed("y.npz", "disk full"))) + "\n")
         await wait_until(pilot, lambda: any("y.npz" in str(n.message) for n in notifications(app)),
                          what="the new event's notification")
+
+
+@run_async
+async def test_the_app_keeps_as_many_checkpoints_as_asked(tmp_path):
+    from engine.runs import checkpoints
+    from tui.cli import build_parser
+
+    assert build_parser().parse_args(["--keep-checkpoints", "1"]).keep_checkpoints == 1
+    app = BackpropApp(Session(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path), keep=1))
+    async with running(app, ticking=True) as pilot:
+        await press(pilot, "space")
+        await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
+        await press(pilot, "c")
+        await wait_until(pilot, lambda: any(n.title == "Saved" for n in notifications(app)), what="the save")
+        (run,) = list(tmp_path.iterdir())
+        assert [p.name for p in checkpoints(run)] == ["ckpt-000000030.npz"]  # the epochs' ones pruned

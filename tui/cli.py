@@ -10,7 +10,7 @@ import sys
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
 from engine.control import listener_pid, live_run_message
-from engine.options import add_training_options, config_from_args, describe
+from engine.options import add_run_options, add_training_options, config_from_args, describe
 from engine.runs import resolve_run
 
 from .options import add_ui_options, ui_options_from_args
@@ -28,14 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a from-scratch NumPy network and watch it live. Press ? in the app for every key.",
     )
     add_training_options(parser)
-    parser.add_argument("--runs-dir", default="runs", metavar="DIR",
-                        help="where each run writes its event log and checkpoints (default: %(default)s)")
+    add_run_options(parser)
     parser.add_argument("--attach", metavar="RUN",
                         help="follow a run that another process (python -m engine train, or another python -m tui) "
                         "is writing, and steer it: pause, resume, step, learning rate, checkpoint")
-    parser.add_argument("--resume", metavar="RUN",
-                        help="continue a run (a run directory, or its name in --runs-dir) from its latest "
-                        "checkpoint, with its curves and its saved settings")
     add_ui_options(parser)
     web = parser.add_argument_group("browser (needs the web extra: pip install 'backprop-tui[web]')")
     web.add_argument("--serve", action="store_true",
@@ -134,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from .app import BackpropApp
     from .session import Session
 
-    session = Session(config, args.data_dir, runs_dir=args.runs_dir, **runs)
+    session = Session(config, args.data_dir, runs_dir=args.runs_dir, keep=args.keep_checkpoints, **runs)
     app = BackpropApp(session, ui)
     try:
         app.run()

@@ -16,7 +16,7 @@ from engine.control import RemoteTrainer
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved
 from engine.loader import load_dataset
-from engine.runs import LogFollower, RunLog, history, latest_checkpoint, new_run_dir, truncate_log
+from engine.runs import KEEP, LogFollower, RunLog, history, latest_checkpoint, new_run_dir, truncate_log
 from engine.trainer import Trainer
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
@@ -35,6 +35,7 @@ class Session:
         runs_dir: str | None = None,
         resume: Path | None = None,
         attach: Path | None = None,
+        keep: int = KEEP,
     ):
         """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
 
@@ -45,6 +46,7 @@ class Session:
         self.config = config
         self.data_dir = data_dir
         self.runs_dir = runs_dir
+        self.keep = keep  # checkpoints each run keeps
         self.resume = resume
         self.follower = LogFollower(attach) if attach is not None else None
         self.run_log: RunLog | None = None  # the current run's, from its start
@@ -115,10 +117,11 @@ class Session:
             return False
         if self.trainer.state == "idle":
             if self.resume is not None:  # the resumed run goes on writing into its own directory
-                self.run_log = RunLog(self.resume, self.events.append)
+                self.run_log = RunLog(self.resume, self.events.append, self.keep)
             elif self.runs_dir is not None:
                 architecture = self.trainer.network.architecture
-                self.run_log = RunLog(new_run_dir(self.runs_dir, self.config, architecture), self.events.append)
+                self.run_log = RunLog(new_run_dir(self.runs_dir, self.config, architecture), self.events.append,
+                                      self.keep)
             if self.run_log is not None:
                 self.run_log.attach(self.trainer)
             self.trainer.start(paused=paused)
