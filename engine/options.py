@@ -6,6 +6,7 @@ import argparse
 from .config import ConfigError, TrainConfig
 from .optimizers import DEFAULT_LR, OPTIMIZERS
 from .registry import REGISTRY
+from .runs import KEEP
 
 DEFAULTS = TrainConfig()
 
@@ -61,8 +62,6 @@ FLAGS = {
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Where runs are written and how many checkpoints each keeps."""
-    from .runs import KEEP
-
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where each run writes its event log and checkpoints (default: %(default)s)")
     parser.add_argument("--keep-checkpoints", type=_at_least_one, default=KEEP, metavar="K",
