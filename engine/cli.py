@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import queue
+import shlex
 import signal
 import sys
 import time
@@ -17,7 +18,7 @@ import numpy as np
 from . import events as ev
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
-from .control import listener_pid, live_run_message
+from .control import commands_size
 from .dataset import Dataset, DatasetError
 from .events import DownloadProgress
 from .export import export_run
@@ -35,7 +36,8 @@ from .options import (
     parse_hidden,
 )
 from .registry import REGISTRY
-from .runs import RunLog, latest_checkpoint, new_run_dir, resolve_run, truncate_log
+from .run_lock import RunBusy, RunLock
+from .runs import RunLog, latest_checkpoint, new_run_dir, recorded_data_dir, resolve_run, truncate_log
 from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -80,17 +82,21 @@ def main(argv: list[str] | None = None) -> int:
         return data_command(args)
     if args.command == "export":
         return export_command(args)
-    checkpoint = run_dir = None
-    if args.command == "train" and args.resume:
+    checkpoint = run_dir = lock = None
+    if args.command == "train" and args.resume is not None:
         try:
             run_dir = resolve_run(args.resume, args.runs_dir)
-            if (pid := listener_pid(run_dir)) is not None:
-                raise CheckpointError(live_run_message(run_dir, pid))
+            lock = RunLock(run_dir)  # held until this process ends: a second resume is refused at once
             checkpoint = latest_checkpoint(run_dir, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
-        except CheckpointError as exc:
+        except (CheckpointError, RunBusy) as exc:
             print(f"error: cannot resume: {exc}", file=sys.stderr)
             return EXIT_FAILURE
+        except OSError as exc:
+            print(f"error: cannot resume: {exc.filename or run_dir}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILURE
         args.dataset = checkpoint.config.dataset
+        if args.data_dir is None:  # where the run's data came from, unless told otherwise
+            args.data_dir = recorded_data_dir(run_dir)
     try:
         config = config_from_args(args) if args.command == "train" else TrainConfig(
             dataset=args.dataset, hidden_sizes=parse_hidden(args.hidden), activation=args.activation,
@@ -108,16 +114,27 @@ def main(argv: list[str] | None = None) -> int:
             length = {"iters": args.iters, "epochs": None} if args.iters is not None else (
                 {"epochs": args.epochs} if args.epochs is not None else {})
             resumed = checkpoint.config.with_changes(**length)
+            trainer = Trainer.from_checkpoint(dataset, checkpoint, config=resumed)  # refuses other data first
             truncate_log(run_dir, checkpoint.iteration)  # records after the checkpoint will be made again
-            trainer_for = lambda sink: Trainer.from_checkpoint(dataset, checkpoint, sink, resumed)  # noqa: E731
         else:
             architecture = "-".join(map(str, (dataset.input_size, *config.hidden_sizes, dataset.num_classes)))
-            run_dir = new_run_dir(args.runs_dir, config, architecture)
-            trainer_for = lambda sink: Trainer(dataset, config, sink)  # noqa: E731
-        return train(dataset, trainer_for, run_dir, args.keep_checkpoints)
+            try:
+                run_dir = new_run_dir(args.runs_dir, config, architecture, args.data_dir)
+            except OSError as exc:
+                print(f"error: cannot make a run directory in {args.runs_dir}: {exc.strerror or exc}", file=sys.stderr)
+                return EXIT_FAILURE
+            lock = RunLock(run_dir)
+            trainer = Trainer(dataset, config)
+        return train(trainer, run_dir, args.keep_checkpoints, commands_size(run_dir), args.data_dir)
     except (DatasetError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as exc:  # the run directory could not be written before training began
+        print(f"error: {exc.filename or run_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def data_command(args: argparse.Namespace) -> int:
@@ -182,13 +199,13 @@ class TextProgress:
             self.shown = -1
 
 
-def train(dataset: Dataset, trainer_for, run_dir: Path, keep: int) -> int:
+def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int, data_dir: str | None) -> int:
     """Run the trainer, logging to `run_dir` (keeping `keep` checkpoints) and printing what the worker reports."""
     inbox: queue.Queue = queue.Queue()
     log = RunLog(run_dir, inbox.put, keep)
-    trainer = trainer_for(log)
-    log.attach(trainer)
-    config = trainer.config
+    trainer.sink = log
+    log.attach(trainer, commands_from)
+    config, dataset = trainer.config, trainer.dataset
     print(f"{dataset.name}: {len(dataset.x_train):,} train / {len(dataset.x_test):,} test; "
           f"network {trainer.network.architecture} {config.activation}, {config.optimizer} lr {config.lr}, "
           f"batch {config.batch_size}, {_length(config)}, {config.dtype}, seed {config.seed}")
@@ -204,6 +221,9 @@ def train(dataset: Dataset, trainer_for, run_dir: Path, keep: int) -> int:
             try:
                 event = inbox.get(timeout=0.5)
             except queue.Empty:
+                if not trainer.alive and inbox.empty():  # the worker ended without a last word: never wait forever
+                    print("error: the training thread ended unexpectedly", file=sys.stderr)
+                    return _stop(trainer, log, EXIT_FAILURE)
                 continue
             if isinstance(event, ev.BatchDone):
                 epoch_losses.append(event.loss)
@@ -219,8 +239,11 @@ def train(dataset: Dataset, trainer_for, run_dir: Path, keep: int) -> int:
                 accuracy = event
             elif isinstance(event, ev.GradCheckDone):
                 print_gradcheck(event.rows, f"gradient check at iteration {event.iteration}")
-            elif isinstance(event, ev.CheckpointFailed):
-                print(f"warning: checkpoint {event.path} not written: {event.message}", file=sys.stderr)
+            elif isinstance(event, ev.WriteFailed):
+                print(f"error: cannot write {event.path}: {event.message}; stopped at iteration "
+                      f"{trainer.iteration:,} (what was written is intact); free space or fix it, then: "
+                      f"{resume_command(run_dir, data_dir)}", file=sys.stderr)
+                return _stop(trainer, log, EXIT_FAILURE, quiet=True)
             elif isinstance(event, ev.Diverged):
                 print(f"error: training diverged at iteration {event.iteration} (loss {event.loss}); "
                       "try a smaller --lr", file=sys.stderr)
@@ -231,8 +254,8 @@ def train(dataset: Dataset, trainer_for, run_dir: Path, keep: int) -> int:
             elif isinstance(event, ev.Finished):
                 break
     except KeyboardInterrupt:
-        print(f"\ninterrupted at iteration {trainer.iteration:,}; resume with: "
-              f"python -m engine train --resume {run_dir}", file=sys.stderr)
+        print(f"\ninterrupted at iteration {trainer.iteration:,}; resume with: {resume_command(run_dir, data_dir)}",
+              file=sys.stderr)
         return _stop(trainer, log, EXIT_INTERRUPTED)
     _stop(trainer, log, EXIT_OK)
     seconds = event.seconds
@@ -242,17 +265,27 @@ def train(dataset: Dataset, trainer_for, run_dir: Path, keep: int) -> int:
     return EXIT_OK
 
 
+def resume_command(run_dir: Path, data_dir: str | None) -> str:
+    """The command that continues the run, quoted to be pasted as it is, naming the data folder in use."""
+    data = [] if data_dir is None else ["--data-dir", str(Path(data_dir).resolve())]
+    return shlex.join(["python", "-m", "engine", "train", "--resume", str(run_dir), *data])
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _stop(trainer: Trainer, log: RunLog, status: int) -> int:
-    """Stop the worker, save a checkpoint of where it stopped, close the log; return `status`."""
+def _stop(trainer: Trainer, log: RunLog, status: int, quiet: bool = False) -> int:
+    """Stop the worker, save a checkpoint of where it stopped, close the log; return `status`.
+
+    `quiet`: a write has already failed and been reported; the last checkpoint is tried all the same.
+    """
     trainer.stop()
     try:
         log.save_now(trainer.checkpoint())
     except OSError as exc:
-        print(f"warning: final checkpoint not written: {exc}", file=sys.stderr)
+        if not quiet:
+            print(f"warning: final checkpoint not written: {exc.strerror or exc}", file=sys.stderr)
     log.close()
     return status
 

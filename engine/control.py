@@ -2,25 +2,23 @@
 
 <run>/commands.jsonl   one JSON command per line, appended by controllers; mode 0600, so only
                        the user who owns the run can steer it
-<run>/control.json     the listening process ({"pid", "host"}); present only while one listens
+Whoever holds the run's lock (engine/run_lock.py) trains it and takes its commands.
 
 A file rather than a socket: it works wherever the run directory does (a socket path
-is limited to ~100 characters), survives restarts, and needs no cleanup after a kill
-beyond the stale control.json, which the pid check recognises.
+is limited to ~100 characters), survives restarts, and needs no cleanup after a kill.
 """
 from __future__ import annotations
 
 import json
 import os
-import socket
-import time
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from .atomic import write_bytes_atomic
 from .config import TrainConfig
+from .run_lock import holder
 
-LIVE_CHECK = 1.0  # seconds a controller trusts its last look at control.json
+COMMANDS_FILE = "commands.jsonl"
 COMMANDS = ("pause", "resume", "step", "set", "gradcheck", "evaluate", "checkpoint")
 SETTINGS = ("lr", "batch_size", "optimizer", "gradcheck_every", "insight_every")  # what `set` may change
 
@@ -32,22 +30,19 @@ class ControlError(Exception):
 class CommandInbox:
     """Runs the commands appended to <run>/commands.jsonl on `trainer` each time poll() is called.
 
-    Only commands appended after it is made are run: older ones were meant for an earlier process.
-    A malformed or unknown command is skipped: the sender validated it, so it is not ours.
+    Only commands appended from `offset` on are run (by default, from now): older ones were meant
+    for an earlier process. A malformed or unknown command is skipped: the sender validated it.
+    `checkpoint_path(iteration)` names a checkpoint asked for through the channel.
     """
 
-    def __init__(self, run_dir: Path, trainer, checkpoint_path: Callable[[int], Path]):
+    def __init__(self, run_dir: Path, trainer, checkpoint_path: Callable[[int], Path], offset: int | None = None):
         self.run_dir = Path(run_dir)
         self.trainer = trainer
         self.checkpoint_path = checkpoint_path
-        path = self.run_dir / "commands.jsonl"
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
-        os.chmod(path, 0o600)  # a file left by someone else's umask is narrowed too
-        self.path = path
-        self.offset = path.stat().st_size
+        self.path = self.run_dir / COMMANDS_FILE
+        size = commands_size(self.run_dir)
+        self.offset = size if offset is None or offset > size else offset
         self.partial = b""
-        write_bytes_atomic(self.run_dir / "control.json",
-                           json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
 
     def poll(self) -> None:
         for command in self.read():
@@ -90,14 +85,15 @@ class CommandInbox:
         except Exception:  # noqa: BLE001 - a value the trainer refuses, of any type: the channel must go on
             pass  # (the controller checks values first, so this is a stale or hand-written command)
 
-    def close(self) -> None:
-        """Stop listening: controllers see that nothing takes commands any more."""
-        marker = self.run_dir / "control.json"
-        try:
-            if json.loads(marker.read_text()).get("pid") == os.getpid():
-                marker.unlink()
-        except (OSError, ValueError):
-            pass
+
+def commands_size(run_dir: Path) -> int:
+    """The command file's length now, creating it (owner-only) if need be: commands after this are new."""
+    fd = os.open(Path(run_dir) / COMMANDS_FILE, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a file left by someone else's umask is narrowed too
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
 
 
 class RemoteTrainer:
@@ -111,16 +107,10 @@ class RemoteTrainer:
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
-        self._checked_at = -LIVE_CHECK
-        self._listener: int | None = None
 
     def listener(self) -> int | None:
-        """The pid of the process that takes commands, or None (checked at most once a second)."""
-        now = time.monotonic()
-        if now - self._checked_at >= LIVE_CHECK:
-            self._checked_at = now
-            self._listener = listener_pid(self.run_dir)
-        return self._listener
+        """The pid of the process that trains the run and takes its commands (its lock's holder), or None."""
+        return holder(self.run_dir)
 
     def pause(self) -> None:
         self._send({"command": "pause"})
@@ -160,13 +150,12 @@ class RemoteTrainer:
         self._send({"command": "set", "name": name, "value": value})
 
     def _send(self, command: dict) -> None:
-        self._checked_at = -LIVE_CHECK  # look again: the trainer may have just ended
         if self.listener() is None:
             raise ControlError("no process is training this run now (it ended or was killed), so it takes "
-                               f"no commands; continue it with: python -m engine train --resume {self.run_dir}")
+                               f"no commands; continue it with: python -m engine train --resume {shlex.quote(str(self.run_dir))}")
         line = (json.dumps(command) + "\n").encode()
         try:
-            fd = os.open(self.run_dir / "commands.jsonl", os.O_WRONLY | os.O_APPEND)
+            fd = os.open(self.run_dir / COMMANDS_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         except PermissionError:
             raise ControlError(f"{self.run_dir / 'commands.jsonl'} belongs to another user: "
                                "only the run's owner may steer it") from None
@@ -177,26 +166,3 @@ class RemoteTrainer:
         finally:
             os.close(fd)
 
-
-def live_run_message(run_dir: Path, pid: int) -> str:
-    """Why a run that a live process trains cannot be resumed (two writers would corrupt it)."""
-    return (f"process {pid} is training {run_dir} now; watch or steer it with python -m tui --attach {run_dir}, "
-            "or stop it first")
-
-
-def listener_pid(run_dir: Path) -> int | None:
-    """The pid of the live process that takes the run's commands, or None."""
-    try:
-        marker = json.loads((run_dir / "control.json").read_text())
-        pid = int(marker["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if marker.get("host") != socket.gethostname():
-        return pid  # another machine's process (a shared folder): it cannot be checked from here
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None  # killed without cleaning up
-    except PermissionError:
-        pass  # alive, but another user's
-    return pid

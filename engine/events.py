@@ -135,11 +135,14 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
-class CheckpointFailed:
-    """The checkpoint could not be written; training goes on."""
+class WriteFailed:
+    """A run file (its log, a checkpoint, its preview digits) could not be written: the run pauses.
+
+    What was written before stays intact; resuming tries the write again.
+    """
 
     path: str
-    message: str
+    message: str  # the system's reason, e.g. "No space left on device"
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class DownloadProgress:
 Event = (
     Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples | TestPredictions | LayerStats
     | WeightImages | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
-    | CheckpointSaved | CheckpointFailed
+    | CheckpointSaved | WriteFailed
 )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .control import listener_pid
+from .run_lock import holder
 from .runs import read_events
 
 STAMP = "%Y%m%dT%H%M%SZ"  # how new_run_dir names runs
@@ -76,7 +76,7 @@ def read_run(path: Path) -> RunRecord:
     record.iteration = record.iterations[-1] if record.iterations else 0
     tests = [a[2] for a in record.accuracy if math.isfinite(a[2])]
     record.best_test_acc = max(tests) if tests else None
-    if last_state in ("running", "paused") and listener_pid(path) is None:
+    if last_state in ("running", "paused") and holder(path) is None:
         last_state = "stopped"  # its process ended without finishing: resumable
     record.state = last_state
     return record

@@ -2,17 +2,25 @@
 
 <runs root>/<UTC timestamp>-<short name>/
     config.json          the settings the run started with (written atomically)
+    config.json          the settings the run started with, and where its data came from (written atomically)
     events.jsonl         one JSON object per event; batch and layer-stat records are written in blocks,
                          flushed at least every second and at once on any other event
-    checkpoints/ckpt-<iteration>.npz   the last KEEP (--keep-checkpoints) checkpoints (one per epoch, and on request)
+    checkpoints/ckpt-<iteration>.npz         the last KEEP (--keep-checkpoints) automatic checkpoints
+                                             (one per epoch, and where the run stopped)
+    checkpoints/ckpt-<iteration>-manual.npz  checkpoints asked for by hand (key c): never rotated
     samples.npz          the latest preview digits with the network's predictions, for attached monitors
-    commands.jsonl, control.json       the command channel (engine/control.py)
+    commands.jsonl       the command channel (engine/control.py)
+    lock                 held (flock) by the process that trains the run (engine/run_lock.py)
+
+Every file and folder of a run is the owner's only (0600 / 0700): a run's log and commands are
+not for other users of a shared machine, and one rule means no file changes mode on a resume.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import threading
 import time
 import warnings
@@ -37,6 +45,10 @@ KEEP = 3  # checkpoints kept per run, unless told otherwise
 NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.DownloadProgress)
 BUFFERED = (ev.BatchDone, ev.LayerStats)  # frequent records, written in blocks (the others at once, durably)
 SAMPLES_FILE = "samples.npz"
+EVENTS_FILE = "events.jsonl"
+CONFIG_FILE = "config.json"
+MANUAL = "-manual"  # the suffix of a checkpoint asked for by hand
+FILE_MODE, FOLDER_MODE = 0o600, 0o700  # owner-only (atomic writes make 0600 files too)
 READ_LIMIT = 1 << 20  # bytes of log a follower reads per poll: about 8,000 records, 0.1 s to rebuild
 
 
@@ -44,16 +56,49 @@ class TruncatedLogWarning(UserWarning):
     """The log's last line was cut short (the writer was killed mid-line); it was skipped."""
 
 
-def new_run_dir(root: str | Path, config: TrainConfig, architecture: str) -> Path:
+def new_run_dir(root: str | Path, config: TrainConfig, architecture: str, data_dir: str | Path | None = None) -> Path:
+    """A new run's folder with its config.json; `data_dir`: the folder its data was read from, if not the cache.
+
+    Raises OSError when the runs folder cannot be made or written.
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    Path(root).mkdir(parents=True, exist_ok=True)
     base = Path(root) / f"{stamp}-{config.dataset}-{architecture}"
     path, n = base, 1
-    while path.exists():  # two runs started in the same second
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    (path / "checkpoints").mkdir(parents=True)
-    write_bytes_atomic(path / "config.json", json.dumps(asdict(config), indent=2).encode())
+    while True:
+        try:
+            path.mkdir(mode=FOLDER_MODE)
+            break
+        except FileExistsError:  # two runs started in the same second
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+    (path / "checkpoints").mkdir(mode=FOLDER_MODE)
+    record = {**asdict(config), "data_dir": None if data_dir is None else str(Path(data_dir).resolve())}
+    write_bytes_atomic(path / CONFIG_FILE, json.dumps(record, indent=2).encode())
     return path
+
+
+def runs_dir_problem(root: str | Path) -> str | None:
+    """Why runs cannot be made under `root` (None when they can), without making anything yet."""
+    folder = Path(root).absolute()
+    while not folder.exists() and folder != folder.parent:  # the nearest folder that exists would hold it
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"{folder} is on a read-only file system"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} cannot be written: permission denied"
+    return None
+
+
+def recorded_data_dir(run_dir: Path) -> str | None:
+    """The folder the run's data was read from, as its config.json records it (None: the cache, or not recorded)."""
+    try:
+        value = json.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")).get("data_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def event_record(event) -> dict:
@@ -76,46 +121,59 @@ def event_record(event) -> dict:
 class RunLog:
     """A trainer sink that appends events to events.jsonl, then hands them on to `forward`.
 
-    It also asks the trainer for a checkpoint at each epoch end and keeps the last `keep`, and
-    once attached to a trainer, runs the commands of the run's channel (engine/control.py)
-    and writes out batch records that wait longer than FLUSH_EVERY (a paused run gets no
-    further events to flush them), from a housekeeping thread.
+    It also asks the trainer for a checkpoint at each epoch end and keeps the last `keep` of
+    those (checkpoints asked for by hand are kept apart: never rotated away), and once attached
+    to a trainer, runs the commands of the run's channel (engine/control.py) and writes out
+    batch records that wait longer than FLUSH_EVERY (a paused run gets no further events to
+    flush them), from a housekeeping thread.
+
+    A write that fails (a full disk, a read-only or forbidden folder) pauses the run and is
+    forwarded as WriteFailed, once; the log is cut back to its last whole record, the records
+    not yet written are kept, and the next event after Resumed (or the next look) tries again.
     """
 
     def __init__(self, run_dir: Path, forward: Callable[[object], None] = lambda event: None, keep: int = KEEP):
         self.run_dir = run_dir
-        self.keep = keep  # checkpoints kept, the newest
+        self.keep = keep  # automatic checkpoints kept, the newest
         self.forward = forward
-        self.trainer = None  # set by attach(); needed to request checkpoints
+        self.trainer = None  # set by attach(); needed to request checkpoints and to pause
         self.inbox: CommandInbox | None = None
         self._housekeeper: threading.Thread | None = None
         self._closed = threading.Event()
-        self._file = open(run_dir / "events.jsonl", "a", encoding="utf-8")
+        self._fd = os.open(run_dir / EVENTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                           | os.O_CLOEXEC, FILE_MODE)
+        self._size = os.fstat(self._fd).st_size  # the log's length up to its last whole record
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
+        self.failure: ev.WriteFailed | None = None  # the latest write that failed, until the run resumes
+        self._log_broken = False  # the latest append to the log failed: the housekeeper leaves it be
+        self._checkpoint_owed = False  # the epoch checkpoint failed: ask again on resume
 
-    def attach(self, trainer) -> None:
-        """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it."""
+    def attach(self, trainer, commands_from: int | None = None) -> None:
+        """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it.
+
+        `commands_from`: the command file's length when this process took the run's lock
+        (commands sent since then are for it); by default, now.
+        """
         self.trainer = trainer
-        self.inbox = CommandInbox(self.run_dir, trainer, self.checkpoint_path)
+        self.inbox = CommandInbox(self.run_dir, trainer, self.manual_checkpoint_path, commands_from)
         self._housekeeper = threading.Thread(target=self._housekeeping, name="backprop-runlog", daemon=True)
         self._housekeeper.start()
 
     def _housekeeping(self) -> None:
         while not self._closed.wait(HOUSEKEEPING):
-            try:
-                self.inbox.poll()
-                with self._lock:
-                    if self._pending and not self._file.closed and time.monotonic() - self._last_flush >= FLUSH_EVERY:
-                        self._flush(durable=False)
-            except OSError:
-                pass  # a full disk: the next look (or the next event's flush) tries again
+            self.inbox.poll()
+            with self._lock:
+                if self._pending and not self._log_broken and time.monotonic() - self._last_flush >= FLUSH_EVERY:
+                    self._flush(durable=False)
 
     def __call__(self, event) -> None:
+        if isinstance(event, ev.Resumed):
+            self.failure = None  # the user may have made room: try again
         if not isinstance(event, NOT_LOGGED):
             with self._lock:
-                if self._file.closed:
+                if self._fd is None:
                     return  # a straggler from a worker still stopping after close()
                 self._pending.append(json.dumps(event_record(event)))
                 now = time.monotonic()
@@ -124,53 +182,91 @@ class RunLog:
         if isinstance(event, ev.EpochDone) and event.iteration > 0 and self.trainer is not None:
             self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):
+            self._checkpoint_owed = False
             self.prune()
+        elif isinstance(event, ev.WriteFailed):  # a checkpoint the trainer could not write
+            self._checkpoint_owed = True
+            self._failed(event)
+            return  # _failed forwarded it
+        elif isinstance(event, ev.Resumed) and self._checkpoint_owed and self.trainer is not None:
+            self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.Samples) and not self._closed.is_set():
+            path = self.run_dir / SAMPLES_FILE
             try:
-                save_samples(self.run_dir / SAMPLES_FILE, event)
-            except OSError:
-                pass  # only an attached monitor's preview misses them; training goes on
+                save_samples(path, event)
+            except OSError as exc:
+                self._failed(ev.WriteFailed(str(path), exc.strerror or str(exc)))
         self.forward(event)
 
     def checkpoint_path(self, iteration: int) -> Path:
+        """An automatic checkpoint's path (rotated: the newest `keep` stay)."""
         return self.run_dir / "checkpoints" / f"ckpt-{iteration:09d}.npz"
 
-    def save_now(self, checkpoint: Checkpoint) -> Path:
-        """Save from the caller's thread (when no worker runs, e.g. after Finished)."""
-        path = self.checkpoint_path(checkpoint.iteration)
+    def manual_checkpoint_path(self, iteration: int) -> Path:
+        """A checkpoint asked for by hand (key c, or through the command channel): kept until deleted by hand."""
+        return self.run_dir / "checkpoints" / f"ckpt-{iteration:09d}{MANUAL}.npz"
+
+    def save_now(self, checkpoint: Checkpoint, manual: bool = False) -> Path:
+        """Save from the caller's thread (when no worker runs, e.g. after Finished); raises OSError."""
+        path = (self.manual_checkpoint_path if manual else self.checkpoint_path)(checkpoint.iteration)
         save_checkpoint(path, checkpoint)
         self.prune()
         return path
 
     def prune(self) -> None:
-        for old in checkpoints(self.run_dir)[:-self.keep]:
+        automatic = [p for p in checkpoints(self.run_dir) if not p.stem.endswith(MANUAL)]
+        for old in automatic[:-self.keep]:
             old.unlink(missing_ok=True)
 
     def _flush(self, durable: bool) -> None:
-        if self._pending:
-            self._file.write("\n".join(self._pending) + "\n")
-            self._pending.clear()
-        self._file.flush()
-        if durable:
-            os.fsync(self._file.fileno())
+        """Append the pending records (caller holds the lock); on failure cut the log back and pause."""
+        try:
+            if self._pending:
+                data = ("\n".join(self._pending) + "\n").encode()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+                self._size += len(data)
+                self._pending.clear()
+            if durable:
+                os.fsync(self._fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, self._size)  # no half record: the records stay pending
+            except OSError:
+                pass
+            self._log_broken = True
+            self._failed(ev.WriteFailed(str(self.run_dir / EVENTS_FILE), exc.strerror or str(exc)))
+        else:
+            self._log_broken = False
         self._last_flush = time.monotonic()
+
+    def _failed(self, failure: ev.WriteFailed) -> None:
+        """Pause the run and say so, once for the same failure until the run resumes."""
+        if failure == self.failure:
+            return
+        self.failure = failure
+        if self.trainer is not None:
+            self.trainer.pause()
+        self.forward(failure)
 
     def flush(self) -> None:
         """Write out buffered batch records now (from any thread)."""
         with self._lock:
-            self._flush(durable=False)
+            if self._fd is not None:
+                self._flush(durable=False)
 
     def close(self) -> None:
+        """Stop taking commands, write what is pending (if the disk lets it) and close the log."""
         self._closed.set()
         if self._housekeeper is not None and self._housekeeper is not threading.current_thread():
             self._housekeeper.join(timeout=2 * HOUSEKEEPING)  # no command runs after close
-        if self.inbox is not None:
-            self.inbox.close()
         with self._lock:
-            if self._file.closed:
+            if self._fd is None:
                 return
             self._flush(durable=True)
-            self._file.close()
+            os.close(self._fd)
+            self._fd = None
 
 
 def save_samples(path: Path, samples: ev.Samples) -> None:
@@ -189,9 +285,14 @@ def load_samples(path: Path) -> ev.Samples | None:
     return ev.Samples(iteration=iteration, **arrays)
 
 
+CHECKPOINT_NAME = re.compile(r"ckpt-(\d+)(-manual)?\.npz")
+
+
 def checkpoints(run_dir: Path) -> list[Path]:
-    """The run's checkpoints, oldest first."""
-    return sorted((Path(run_dir) / "checkpoints").glob("ckpt-*.npz"))
+    """The run's checkpoints, automatic and manual, oldest first (by iteration)."""
+    found = [(int(m[1]), m[2] is not None, p) for p in (Path(run_dir) / "checkpoints").glob("ckpt-*.npz")
+             if (m := CHECKPOINT_NAME.fullmatch(p.name))]
+    return [p for *_, p in sorted(found)]
 
 
 def latest_checkpoint(run_dir: Path, warn: Callable[[str], None] = print) -> Checkpoint:
@@ -209,7 +310,7 @@ def latest_checkpoint(run_dir: Path, warn: Callable[[str], None] = print) -> Che
 
 def read_events(run_dir: Path) -> Iterator[dict]:
     """The run's event records in order; a cut-short last line is skipped with a warning."""
-    path = Path(run_dir) / "events.jsonl"
+    path = Path(run_dir) / EVENTS_FILE
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
     for number, line in enumerate(lines, start=1):
@@ -226,6 +327,8 @@ def read_events(run_dir: Path) -> Iterator[dict]:
 
 def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
     """A run directory given as a path, or by its name inside `runs_dir`."""
+    if not str(name).strip():
+        raise CheckpointError("no run named: give a run directory, or its name in the runs folder")
     for candidate in (Path(name), Path(runs_dir) / name):
         if (candidate / "checkpoints").is_dir():
             return candidate
@@ -234,7 +337,7 @@ def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
 
 REBUILT = {cls.__name__: cls for cls in (
     ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.Paused, ev.Resumed, ev.Diverged,
-    ev.Finished, ev.Failed, ev.CheckpointSaved, ev.CheckpointFailed,
+    ev.Finished, ev.Failed, ev.CheckpointSaved, ev.WriteFailed,
 )}
 METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone, ev.LayerStats)
 
@@ -285,7 +388,7 @@ class LogFollower:
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
-        self.path = self.run_dir / "events.jsonl"
+        self.path = self.run_dir / EVENTS_FILE
         self.offset = 0
         self.partial = b""  # a line the writer has not finished yet
         self.inode: int | None = None
@@ -340,4 +443,4 @@ def truncate_log(run_dir: Path, iteration: int) -> None:
     """Keep the records up to `iteration` (resuming from a checkpoint there must not repeat later ones)."""
     kept = [r for r in read_events(run_dir) if r.get("iteration", 0) <= iteration]
     data = "".join(json.dumps(r) + "\n" for r in kept)
-    write_bytes_atomic(Path(run_dir) / "events.jsonl", data.encode())
+    write_bytes_atomic(Path(run_dir) / EVENTS_FILE, data.encode())

@@ -48,7 +48,7 @@ class Trainer:
     ):
         self.dataset = dataset
         self.config = config
-        self._sink = sink
+        self.sink = sink  # may be replaced before start()
         init_seed, data_seed = np.random.SeedSequence(config.seed).spawn(2)
         self._rng = np.random.default_rng(data_seed)
         self.network = network or Network(
@@ -114,7 +114,7 @@ class Trainer:
         self._queue("evaluate")
 
     def request_checkpoint(self, path) -> None:
-        """Save a checkpoint between batches (emits CheckpointSaved, or CheckpointFailed).
+        """Save a checkpoint between batches (emits CheckpointSaved, or WriteFailed).
 
         `path` may be a function of the iteration the checkpoint is taken at.
         """
@@ -192,7 +192,7 @@ class Trainer:
     # ---- worker ------------------------------------------------------------------
 
     def _emit(self, event: ev.Event) -> None:
-        self._sink(event)
+        self.sink(event)
 
     def _run(self) -> None:
         # Overflow and NaN are handled by the divergence check; numpy's warnings would only
@@ -296,8 +296,8 @@ class Trainer:
         path = path(self.iteration) if callable(path) else path
         try:
             save_checkpoint(path, self.checkpoint())
-        except OSError as exc:  # a full disk must not end the run
-            self._emit(ev.CheckpointFailed(str(path), f"{exc.strerror or exc}"))
+        except OSError as exc:  # a full disk must not kill the worker: the sink decides (a run log pauses)
+            self._emit(ev.WriteFailed(str(path), exc.strerror or str(exc)))
             return
         self._emit(ev.CheckpointSaved(str(path), self.iteration))
 

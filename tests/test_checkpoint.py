@@ -15,7 +15,7 @@ BASE = TrainConfig(hidden_sizes=(8,), batch_size=20, weight_init="he", preview_c
 
 def run(trainer: Trainer) -> EventLog:
     log = EventLog()
-    trainer._sink = log
+    trainer.sink = log
     trainer.start()
     assert trainer.join(timeout=30) and trainer.state == FINISHED
     return log
@@ -71,14 +71,14 @@ def test_checkpoint_on_request_while_running(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["live.npz"]  # no temp file left
 
 
-def test_unwritable_checkpoint_reports_and_training_goes_on(tmp_path):
+def test_an_unwritable_checkpoint_is_reported_and_a_bare_trainer_goes_on(tmp_path):
     toy = make_dataset()
     log = EventLog()
     trainer = Trainer(toy, BASE.with_changes(iters=10_000_000), log)
     (tmp_path / "missing-folder").write_text("a file where a folder should be")
     trainer.start()
     trainer.request_checkpoint(tmp_path / "missing-folder" / "sub" / "x.npz")
-    failed = log.wait_kind(ev.CheckpointFailed)[0]
+    failed = log.wait_kind(ev.WriteFailed)[0]
     count = len(log.of(ev.BatchDone))
     log.wait_kind(ev.BatchDone, count + 5)
     trainer.stop()

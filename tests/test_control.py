@@ -12,7 +12,8 @@ import pytest
 
 from engine import events as ev
 from engine.config import TrainConfig
-from engine.control import CommandInbox, ControlError, RemoteTrainer
+from engine.control import CommandInbox, ControlError, RemoteTrainer, commands_size
+from engine.run_lock import RunLock
 from engine.runs import RunLog, new_run_dir
 from engine.trainer import Trainer
 from tests.conftest import EventLog, make_dataset
@@ -40,6 +41,14 @@ def run(tmp_path):
     return new_run_dir(tmp_path, CONFIG, "784-8-10")
 
 
+@pytest.fixture
+def live(run):
+    """The run, trained (its lock held) by this process."""
+    lock = RunLock(run)
+    yield run
+    lock.release()
+
+
 def wait_for(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -47,7 +56,8 @@ def wait_for(predicate, timeout=5.0):
         time.sleep(0.02)
 
 
-def test_commands_reach_the_trainer_in_order_and_only_new_ones(run):
+def test_commands_reach_the_trainer_in_order_and_only_new_ones(live):
+    run = live
     (run / "commands.jsonl").write_text('{"command": "pause"}\n')  # left by an earlier process
     trainer = RecordingTrainer()
     inbox = CommandInbox(run, trainer, lambda i: run / f"ck-{i}.npz")
@@ -97,25 +107,42 @@ def test_nothing_listening_is_a_clear_error(run):
     assert remote.listener() is None
     with pytest.raises(ControlError, match="no process is training this run.*--resume"):
         remote.pause()
-    inbox = CommandInbox(run, RecordingTrainer(), lambda i: run)
-    assert RemoteTrainer(run).listener() == os.getpid()
-    inbox.close()
-    assert not (run / "control.json").exists()
+    lock = RunLock(run)
+    assert remote.listener() == os.getpid()  # asked again at once: no cached answer
+    lock.release()
     with pytest.raises(ControlError):
-        RemoteTrainer(run).pause()
+        remote.pause()
+
+
+def test_commands_sent_after_the_lock_is_taken_wait_for_the_inbox(live):
+    """A resumed run takes its lock before its data loads: commands sent meanwhile are for it."""
+    (live / "commands.jsonl").write_text('{"command": "pause"}\n')  # left by an earlier process
+    start = commands_size(live)  # the lock was just taken
+    RemoteTrainer(live).step()
+    trainer = RecordingTrainer()
+    CommandInbox(live, trainer, lambda i: live, start).poll()
+    assert trainer.calls == [("step",)]
 
 
 def test_a_killed_listener_is_recognised(run):
-    CommandInbox(run, RecordingTrainer(), lambda i: run)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
-    marker = json.loads((run / "control.json").read_text())
-    (run / "control.json").write_text(json.dumps({**marker, "pid": int(dead.stdout)}))  # as after a SIGKILL
-    with pytest.raises(ControlError, match="ended or was killed"):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from engine.run_lock import RunLock; "
+         f"lock = RunLock({str(run)!r}); print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert RemoteTrainer(run).listener() == holder.pid
+        holder.kill()  # SIGKILL: no chance to clean up
+        holder.wait()
+    finally:
+        holder.kill()
+    assert json.loads((run / "lock").read_text())["pid"] == holder.pid  # the stale name stays in the file ...
+    with pytest.raises(ControlError, match="ended or was killed"):  # ... but the kernel released the lock
         RemoteTrainer(run).step()
 
 
 def test_a_run_log_takes_commands_for_its_trainer(run):
+    lock = RunLock(run)
     events = EventLog()
     log = RunLog(run, events)
     trainer = Trainer(make_dataset(), CONFIG, log)
@@ -137,11 +164,13 @@ def test_a_run_log_takes_commands_for_its_trainer(run):
     finally:
         trainer.stop()
         log.close()
+        lock.release()
     with pytest.raises(ControlError):
         remote.resume()
 
 
-def test_a_command_of_the_wrong_type_does_not_stop_the_channel(run):
+def test_a_command_of_the_wrong_type_does_not_stop_the_channel(live):
+    run = live
     events = EventLog()
     log = RunLog(run, events)
     trainer = Trainer(make_dataset(), CONFIG, log)
@@ -158,10 +187,10 @@ def test_a_command_of_the_wrong_type_does_not_stop_the_channel(run):
         log.close()
 
 
-def test_a_run_that_a_live_process_trains_cannot_be_resumed(run, capsys):
+def test_a_run_that_a_live_process_trains_cannot_be_resumed(live, capsys):
     from engine.cli import main
 
-    CommandInbox(run, RecordingTrainer(), lambda i: run)  # this process "trains" it
+    run = live  # this process "trains" it
     assert main(["train", "--resume", str(run)]) == 1
     err = capsys.readouterr().err
     assert f"process {os.getpid()} is training" in err and "--attach" in err

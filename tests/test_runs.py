@@ -240,11 +240,13 @@ def test_run_index_summarises_each_run(data_dir, tmp_path):
 def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
     from engine.config import TrainConfig
     from engine.run_index import read_run
+    from engine.run_lock import RunLock
     from engine.runs import RunLog, new_run_dir
     from engine.trainer import Trainer
 
     config = TrainConfig(hidden_sizes=(8,), batch_size=40, iters=1_000_000, preview_count=0)
     log = RunLog(new_run_dir(tmp_path, config, "16-8-10"))
+    lock = RunLock(log.run_dir)
     trainer = Trainer(make_dataset(), config, log)
     log.attach(trainer)
     trainer.start(paused=True)
@@ -252,9 +254,10 @@ def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
     while "Paused" not in (log.run_dir / "events.jsonl").read_text():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert read_run(log.run_dir).state == "paused"  # its process listens
+    assert read_run(log.run_dir).state == "paused"  # its process holds the run's lock
     trainer.stop()
     log.close()
+    lock.release()
     assert read_run(log.run_dir).state == "stopped"  # ended without finishing: resumable
     with open(log.run_dir / "events.jsonl", "a") as f:
         f.write(json.dumps({"event": "Evaluated", "iteration": 1, "train_acc": "nan", "test_acc": "nan"}) + "\n")

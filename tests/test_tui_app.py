@@ -697,7 +697,7 @@ async def test_a_run_started_in_the_app_is_logged_and_c_saves_a_checkpoint(tmp_p
         (run,) = list(tmp_path.iterdir())
         await press(pilot, "c")
         await wait_until(pilot, lambda: any(n.title == "Saved" for n in notifications(app)), what="the save")
-        assert [p.name for p in checkpoints(run)][-1] == "ckpt-000000030.npz"
+        assert [p.name for p in checkpoints(run)][-1] == "ckpt-000000030-manual.npz"  # kept apart from rotation
         await press(pilot, "r", "y")  # a reset ends the run: its log is closed
         await settle(pilot)
     assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, 31))
@@ -755,10 +755,12 @@ async def test_x_exports_metrics_and_the_screen_into_the_run(tmp_path):
 @run_async
 async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_path):
     from engine.config import TrainConfig as Config
+    from engine.run_lock import RunLock
     from engine.runs import RunLog, new_run_dir
 
     config = Config(hidden_sizes=(16,), iters=100_000, batch_size=20, preview_count=0)
     run = new_run_dir(tmp_path, config, "784-16-10")
+    lock = RunLock(run)
     log = RunLog(run)
     writer = Trainer(TINY, config, log)  # stands for the other process: it writes the same log
     log.attach(writer)
@@ -788,8 +790,7 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
 
             writer.stop()  # the other process ends: nothing listens any more
             log.close()
-            app.trainer.listener()  # (the note is rechecked once a second)
-            app.trainer._checked_at = -1e9
+            lock.release()
             await pilot.pause(0.3)
             assert "read-only: no process trains it now" in status_text(app)
             assert app.monitor.state == "stopped"
@@ -798,6 +799,7 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
     finally:
         writer.stop()
         log.close()
+        lock.release()
 
 
 def write_run(root, lr: float, losses: list[float], test_acc: list[float], finished: bool):
@@ -911,14 +913,14 @@ async def test_attaching_to_an_ended_run_replays_it_without_notifications(tmp_pa
 
     run = write_run(tmp_path, 0.1, [2.0, 1.0, 0.5], [0.6], finished=True)
     with open(run / "events.jsonl", "a") as f:
-        f.write(json.dumps(event_record(ev.CheckpointFailed("x.npz", "disk full"))) + "\n")
+        f.write(json.dumps(event_record(ev.WriteFailed("x.npz", "disk full"))) + "\n")
     app = BackpropApp(Session(FAKE_CONFIG, attach=run))
     async with running(app, wait_ready=False, ticking=True) as pilot:
         await wait_until(pilot, lambda: app.monitor.state == "finished", what="the run's history")
         await pilot.pause(0.3)
         assert notifications(app) == []  # history, not news
         with open(run / "events.jsonl", "a") as f:  # something new: that one is news
-            f.write(json.dumps(event_record(ev.CheckpointFailed("y.npz", "disk full"))) + "\n")
+            f.write(json.dumps(event_record(ev.WriteFailed("y.npz", "disk full"))) + "\n")
         await wait_until(pilot, lambda: any("y.npz" in str(n.message) for n in notifications(app)),
                          what="the new event's notification")
 
@@ -936,4 +938,5 @@ async def test_the_app_keeps_as_many_checkpoints_as_asked(tmp_path):
         await press(pilot, "c")
         await wait_until(pilot, lambda: any(n.title == "Saved" for n in notifications(app)), what="the save")
         (run,) = list(tmp_path.iterdir())
-        assert [p.name for p in checkpoints(run)] == ["ckpt-000000030.npz"]  # the epochs' ones pruned
+        # The epochs' ones pruned to the newest; the one asked for by hand is not rotated.
+        assert [p.name for p in checkpoints(run)] == ["ckpt-000000030.npz", "ckpt-000000030-manual.npz"]

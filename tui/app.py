@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
+from engine.atomic import write_bytes_atomic
 from engine.config import ConfigError
 from engine.control import ControlError
 from engine.export import export_run
@@ -318,7 +319,7 @@ class BackpropApp(App):
         """Side effects of a few events beyond the state: notifications and screens."""
         if self.session.follower is not None and self._follow(event):
             return
-        if self._replaying and isinstance(event, (ev.Diverged, ev.Failed, ev.CheckpointSaved, ev.CheckpointFailed,
+        if self._replaying and isinstance(event, (ev.Diverged, ev.Failed, ev.CheckpointSaved, ev.WriteFailed,
                                                   ev.Finished)):
             return
         if isinstance(event, ev.ParamChanged):  # from these keys, or from a monitor attached elsewhere
@@ -330,8 +331,9 @@ class BackpropApp(App):
         elif isinstance(event, ev.CheckpointSaved) and self._checkpoint_asked:  # not the per-epoch ones
             self._checkpoint_asked = False
             self.notify(f"Checkpoint at iteration {event.iteration:,}: {event.path}", title="Saved", timeout=4)
-        elif isinstance(event, ev.CheckpointFailed):
-            self.notify(f"{event.path}: {event.message}", title="Checkpoint not saved", severity="error")
+        elif isinstance(event, ev.WriteFailed):
+            self._checkpoint_asked = False
+            self.notify(self.monitor.message, title="Cannot write: paused", severity="error", timeout=12)
         elif isinstance(event, ev.Finished):
             self.notify(f"Finished at iteration {event.iteration:,} in {event.seconds:.1f} s.", title="Done")
         elif isinstance(event, ev.ParamChanged) and (form := self.settings_form()):
@@ -446,11 +448,12 @@ class BackpropApp(App):
         run_dir = log.run_dir if log is not None else follower.run_dir  # attached: the followed run
         try:
             written = export_run(run_dir, "csv")
-            screen = self.save_screenshot(f"screen-{self.monitor.iteration:09d}.svg", str(run_dir))
+            screen = Path(run_dir) / f"screen-{self.monitor.iteration:09d}.svg"
+            write_bytes_atomic(screen, self.export_screenshot().encode())  # owner-only, like the run's other files
         except (OSError, ValueError) as exc:
             self.notify(str(exc), title="Export failed", severity="error")
             return
-        names = ", ".join(p.name for p in written) + f", {Path(screen).name}"
+        names = ", ".join(p.name for p in written) + f", {screen.name}"
         self.notify(f"{names} in {run_dir}", title="Exported", timeout=6)
 
     def action_checkpoint(self) -> None:

@@ -9,9 +9,9 @@ import sys
 
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
-from engine.control import listener_pid, live_run_message
 from engine.options import add_run_options, add_training_options, config_from_args, describe
-from engine.runs import resolve_run
+from engine.run_lock import RunBusy, holder
+from engine.runs import resolve_run, runs_dir_problem
 
 from .options import add_ui_options, ui_options_from_args
 
@@ -114,13 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --port: expected 1 to 65535, got {args.port}")
     runs = {}
     for flag in ("resume", "attach"):
-        if getattr(args, flag):
+        if getattr(args, flag) is not None:
             try:
                 runs[flag] = resolve_run(getattr(args, flag), args.runs_dir)
             except CheckpointError as exc:
                 parser.error(f"argument --{flag}: {exc}")
-    if "resume" in runs and (pid := listener_pid(runs["resume"])) is not None:
-        parser.error(f"argument --resume: {live_run_message(runs['resume'], pid)}")
+    if "resume" in runs and (pid := holder(runs["resume"])) is not None:
+        parser.error(f"argument --resume: {RunBusy(runs['resume'], pid)}")
+    if not runs and (problem := runs_dir_problem(args.runs_dir)):
+        parser.error(f"argument --runs-dir: {problem}")
     if args.serve:
         return serve(argv, args.host, args.port)
     if (why := no_terminal()) is not None:
@@ -130,10 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     from .app import BackpropApp
     from .session import Session
 
-    session = Session(config, args.data_dir, runs_dir=args.runs_dir, keep=args.keep_checkpoints, **runs)
+    try:
+        session = Session(config, args.data_dir, runs_dir=args.runs_dir, keep=args.keep_checkpoints, **runs)
+    except (RunBusy, OSError) as exc:  # started at the same moment as another resume of the run
+        parser.error(f"argument --resume: {exc}")
     app = BackpropApp(session, ui)
     try:
         app.run()
     finally:  # however the app ended (a browser tab closed, Textual's own exit): save where the run stopped
         session.stop()
+    if (failure := session.write_failure) is not None:
+        print(f"warning: the last checkpoint was not written: {failure.path}: {failure.message}", file=sys.stderr)
     return app.return_code or 0

@@ -12,11 +12,21 @@ from pathlib import Path
 
 from engine.checkpoint import Checkpoint, CheckpointError
 from engine.config import TrainConfig
-from engine.control import RemoteTrainer
+from engine.control import RemoteTrainer, commands_size
 from engine.dataset import Dataset, DatasetError
-from engine.events import CheckpointSaved
+from engine.events import CheckpointSaved, WriteFailed
 from engine.loader import load_dataset
-from engine.runs import KEEP, LogFollower, RunLog, history, latest_checkpoint, new_run_dir, truncate_log
+from engine.run_lock import RunLock
+from engine.runs import (
+    KEEP,
+    LogFollower,
+    RunLog,
+    history,
+    latest_checkpoint,
+    new_run_dir,
+    recorded_data_dir,
+    truncate_log,
+)
 from engine.trainer import Trainer
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
@@ -39,15 +49,22 @@ class Session:
     ):
         """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
 
-        `resume`: a run directory to continue from its latest checkpoint, its curves replayed from its log.
+        `resume`: a run directory to continue from its latest checkpoint, its curves replayed from its log;
+        its lock is taken at once (RunBusy when another process trains it) and held until the run ends here.
+        Its data comes from `data_dir`, else from the folder its config.json records.
         `attach`: a run directory another process is writing: follow its log, and steer that process
         through the run's command channel (a RemoteTrainer stands for its trainer).
         """
         self.config = config
-        self.data_dir = data_dir
         self.runs_dir = runs_dir
-        self.keep = keep  # checkpoints each run keeps
+        self.keep = keep  # automatic checkpoints each run keeps
         self.resume = resume
+        self.lock: RunLock | None = None  # held while this process trains a run (a new one, or the resumed)
+        self._commands_from: int | None = None  # the command file's length when the lock was taken
+        if resume is not None:
+            self._lock_run(resume)
+            data_dir = data_dir if data_dir is not None else recorded_data_dir(resume)
+        self.data_dir = data_dir
         self.follower = LogFollower(attach) if attach is not None else None
         self.run_log: RunLog | None = None  # the current run's, from its start
         self.dataset: Dataset | None = None
@@ -57,6 +74,7 @@ class Session:
         self._loader = loader
         self._generation = 0  # events of a trainer from before the last reset are dropped
         self._ending = threading.Lock()  # quit on the UI thread and a hang-up in its own may both end the run
+        self.write_failure: WriteFailed | None = None  # the last checkpoint, on ending, could not be written
 
     # ---- data ---------------------------------------------------------------------------
 
@@ -111,19 +129,38 @@ class Session:
 
     # ---- controls -----------------------------------------------------------------------
 
+    def _lock_run(self, run_dir: Path) -> None:
+        self.lock = RunLock(run_dir)
+        self._commands_from = commands_size(run_dir)
+
+    def _release_run(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     def ensure_started(self, paused: bool) -> bool:
-        """Start the worker if it is not yet running; False when there is nothing to start."""
+        """Start the worker if it is not yet running; False when there is nothing to start.
+
+        Also False, with a WriteFailed queued, when the new run's folder cannot be made or written.
+        """
         if self.trainer is None:
             return False
         if self.trainer.state == "idle":
-            if self.resume is not None:  # the resumed run goes on writing into its own directory
-                self.run_log = RunLog(self.resume, self.events.append, self.keep)
-            elif self.runs_dir is not None:
-                architecture = self.trainer.network.architecture
-                self.run_log = RunLog(new_run_dir(self.runs_dir, self.config, architecture), self.events.append,
-                                      self.keep)
+            run_dir = self.resume
+            try:
+                if run_dir is None and self.runs_dir is not None:
+                    architecture = self.trainer.network.architecture
+                    run_dir = new_run_dir(self.runs_dir, self.config, architecture, self.data_dir)
+                    self._lock_run(run_dir)
+                if run_dir is not None:  # a resumed run goes on writing into its own directory
+                    self.run_log = RunLog(run_dir, self.events.append, self.keep)
+            except OSError as exc:
+                self._release_run()
+                where = exc.filename or run_dir or self.runs_dir
+                self.events.append(WriteFailed(str(where), exc.strerror or str(exc)))
+                return False
             if self.run_log is not None:
-                self.run_log.attach(self.trainer)
+                self.run_log.attach(self.trainer, self._commands_from)
             self.trainer.start(paused=paused)
         return True
 
@@ -135,14 +172,22 @@ class Session:
         if self.run_log is None or self.trainer is None:
             return False
         if self.trainer.alive:
-            self.trainer.request_checkpoint(self.run_log.checkpoint_path)
+            self.trainer.request_checkpoint(self.run_log.manual_checkpoint_path)
+            return True
+        try:
+            path = self.run_log.save_now(self.trainer.checkpoint(), manual=True)
+        except OSError as exc:
+            self.events.append(WriteFailed(str(exc.filename or self.run_log.run_dir), exc.strerror or str(exc)))
         else:
-            self.events.append(CheckpointSaved(str(self.run_log.save_now(self.trainer.checkpoint())),
-                                               self.trainer.iteration))
+            self.events.append(CheckpointSaved(str(path), self.trainer.iteration))
         return True
 
     def _end_run(self) -> None:
-        """Stop the trainer; with a run log, save where it stopped and close the log (from any thread)."""
+        """Stop the trainer; with a run log, save where it stopped, close the log and let the run go.
+
+        From any thread. A last checkpoint that cannot be written is queued as WriteFailed (and kept in
+        `write_failure`, for a message after the app has closed); the checkpoints before it are intact.
+        """
         if self.follower is not None:
             return  # attached: the run goes on in its own process
         with self._ending:
@@ -150,9 +195,15 @@ class Session:
                 self.trainer.stop(timeout=2.0)
             if self.run_log is not None:
                 if self.trainer is not None and not self.trainer.alive:
-                    self.run_log.save_now(self.trainer.checkpoint())
+                    try:
+                        self.run_log.save_now(self.trainer.checkpoint())
+                    except OSError as exc:
+                        self.write_failure = WriteFailed(str(exc.filename or self.run_log.run_dir),
+                                                         exc.strerror or str(exc))
+                        self.events.append(self.write_failure)
                 self.run_log.close()
                 self.run_log = None
+            self._release_run()
 
     def reset(self, config: TrainConfig) -> bool:
         """Stop the current trainer and build a fresh one with `config` (a new dataset reloads)."""

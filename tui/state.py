@@ -211,6 +211,11 @@ class MonitorState:
         self._set_running(False)
         return {"status"}
 
+    def _on_WriteFailed(self, e: ev.WriteFailed) -> set[str]:
+        self.message = (f"cannot write {e.path}: {e.message}. Training pauses; what was saved is intact. "
+                        "Make room (or fix the folder), then press space to try again.")
+        return {"status"}
+
     def _on_Failed(self, e: ev.Failed) -> set[str]:
         self.state = "failed"
         self.message = e.message

@@ -1,0 +1,86 @@
+"""One lock per run: the process that trains a run holds an exclusive flock on <run>/lock for its whole life.
+
+The kernel releases a flock when its holder ends, however it ends (a kill -9 included), so "is this
+run live?" is a question to the lock, never to a clock or to a pid that may have been reused. The
+file also names the holder (pid and host) for messages; that text is informative only.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import socket
+from pathlib import Path
+
+LOCK_FILE = "lock"
+
+
+class RunBusy(Exception):
+    """Another live process trains this run."""
+
+    def __init__(self, run_dir: Path, pid: int | None):
+        who = f"process {pid}" if pid is not None else "another process"
+        super().__init__(f"{who} is training {run_dir} now; watch or steer it with python -m tui --attach "
+                         f"{shlex.quote(str(run_dir))}, or stop it first")
+        self.pid = pid
+
+
+class RunLock:
+    """Holds <run>/lock exclusively until release() or the end of the process; raises RunBusy if taken."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self._fd: int | None = _open(self.run_dir, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _holder_pid(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            raise RunBusy(self.run_dir, pid) from None
+        except OSError:
+            os.close(self._fd)
+            raise
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor releases the flock
+            self._fd = None
+
+
+def holder(run_dir: str | Path) -> int | None:
+    """The pid of the live process that holds the run's lock (-1 if it cannot be named); None when none does."""
+    try:
+        fd = _open(Path(run_dir), os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: nothing has trained it since locks came in, or not a run
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _holder_pid(fd)
+        return -1 if pid is None else pid
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also releases the shared lock just taken
+    return None
+
+
+def _open(run_dir: Path, flags: int) -> int:
+    # Not through a symlink someone else put there; owner-only like every file of a run.
+    return os.open(run_dir / LOCK_FILE, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def _holder_pid(fd: int) -> int | None:
+    try:
+        pid = json.loads(os.pread(fd, 200, 0))["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # written a moment from now, or damaged
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
