@@ -15,7 +15,8 @@ from engine.config import TrainConfig
 from engine.control import RemoteTrainer
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved
-from engine.loader import load_dataset
+from engine.loader import cached_files, load_dataset
+from engine.registry import dataset_info
 from engine.runs import KEEP, LogFollower, RunLog, history, latest_checkpoint, new_run_dir, truncate_log
 from engine.trainer import Trainer
 
@@ -45,6 +46,7 @@ class Session:
         """
         self.config = config
         self.data_dir = data_dir
+        self._folders: dict[str, str] = {}  # dataset -> its --data-dir, kept while another dataset is used
         self.runs_dir = runs_dir
         self.keep = keep  # checkpoints each run keeps
         self.resume = resume
@@ -88,6 +90,15 @@ class Session:
             self.events.append(DatasetReady(dataset))
             if checkpoint is not None:
                 self.events.extend(replay)
+
+    def source_note(self, dataset: str) -> str | None:
+        """Where `dataset` would load from on a reset, when that is worth saying (no network is asked)."""
+        folder = self.data_dir if dataset == self.config.dataset else self._folders.get(dataset)
+        if folder is not None:
+            return f"from {folder}"
+        if "missing" in cached_files(dataset_info(dataset)).values():
+            return "not in the cache: r downloads it (needs internet)"
+        return None
 
     def _new_trainer(self, dataset: Dataset, checkpoint: Checkpoint | None = None) -> Trainer:
         generation = self._generation
@@ -159,12 +170,15 @@ class Session:
         self._end_run()
         self._generation += 1
         self.resume = None  # a reset starts a new run
-        reload = config.dataset != self.config.dataset
+        old_dataset = self.config.dataset
+        reload = config.dataset != old_dataset
         self.config = config
         self.events.clear()
         if reload or self.dataset is None:
-            if reload:
-                self.data_dir = None  # --data-dir held the old dataset; the new one comes from the cache
+            if reload:  # --data-dir holds one dataset: another comes from the cache, and going back finds it again
+                if self.data_dir is not None:
+                    self._folders[old_dataset] = self.data_dir
+                self.data_dir = self._folders.get(config.dataset)
             self.dataset = self.trainer = None
             self.load()
             return True
