@@ -30,7 +30,7 @@ from engine.runs import LogReplaced
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from .options import UiOptions
 from .screens.confirm_screen import ConfirmScreen
-from .screens.dataset_screen import DatasetScreen
+from .screens.dataset_screen import RETRY, DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
 from .screens.runs_screen import RunsScreen
 from .session import Session
@@ -185,16 +185,26 @@ class BackpropApp(App):
         self.set_class(event.size.width < NARROW_WIDTH or event.size.height < NARROW_HEIGHT, "narrow")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While the run browser, help or a question is on top, the monitor's keys wait (no training unseen)."""
-        if action in BINDING_ACTIONS and isinstance(self.screen, (RunsScreen, HelpScreen, ConfirmScreen)):
+        return self.key_works(action, self.screen)
+
+    def key_works(self, action: str, screen: Screen) -> bool:
+        """False hides a key from the footer and the palette, and ignores it: while the run browser, help, a
+        question or the dataset screen is on top, the monitor's keys wait (no training unseen); without
+        data, the keys that need it are gone rather than answering "There is no data"."""
+        if action not in BINDING_ACTIONS:
+            return True
+        if isinstance(screen, (RunsScreen, HelpScreen, ConfirmScreen, DatasetScreen)):
             return False
-        return True
+        return not (action in NEEDS_DATA and self.monitor.state == "unavailable")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
-            yield SystemCommand(self.HELP.get(binding.action, binding.description), f"key: {key_label(binding.key)}",
-                                lambda action=binding.action: self.run_action(action))
+            if self.key_works(binding.action.split("(")[0], screen):
+                yield SystemCommand(self.HELP.get(binding.action, binding.description), f"key: {key_label(binding.key)}",
+                                    lambda action=binding.action: self.run_action(action))
+        if isinstance(screen, DatasetScreen):
+            yield from screen.system_commands()
 
     # ---- event flow -----------------------------------------------------------------------
 
@@ -344,7 +354,7 @@ class BackpropApp(App):
                         "files; they were used after checking their structure.",
                         title="Unverified data", severity="warning", timeout=10)
         elif isinstance(event, DatasetUnavailable):
-            self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._retry_load)
+            self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._dataset_screen_closed)
         elif isinstance(event, DatasetReady):
             # The session's settings are the run's (a resumed run brings its own).
             self.pending = self.monitor.config = self.session.config
@@ -370,10 +380,12 @@ class BackpropApp(App):
         forms = self.query(SettingsForm)
         return forms.first() if forms and forms.first().fields_ready else None
     
-    def _retry_load(self, retry: bool | None) -> None:
-        if retry:
+    def _dataset_screen_closed(self, choice: str | None) -> None:
+        if choice == RETRY:
             self.monitor = self._fresh_state()
             self.session.load()
+        elif choice is not None:
+            self.action_show_tab(choice)  # Settings, to choose another dataset, or another tab
 
     def refresh_status(self) -> None:
         self.status_bar.show(self.monitor, self.pending.lr, self.attached_note())
@@ -401,10 +413,8 @@ class BackpropApp(App):
         return "attached, read-only: no process trains it now"
 
     def _can_train(self) -> bool:
-        if self.trainer is None:
-            busy = "There is no data: see the message (r retries)." if self.monitor.state == "unavailable" \
-                else "The dataset is still loading."
-            self.notify(busy, severity="warning")
+        if self.trainer is None:  # loading: without data at all, the keys that train are hidden (key_works)
+            self.notify("The dataset is still loading.", severity="warning")
             return False
         if self.monitor.state in ("finished", "failed"):
             self.notify("This run has ended: " + ("press r to reset." if self.session.follower is None else
@@ -507,7 +517,7 @@ class BackpropApp(App):
         if message.value == getattr(self.pending, message.field):
             form.show_note(message.field, "")  # unchanged (a Select also reports its initial value)
             return
-        if BY_NAME[message.field].live:
+        if BY_NAME[message.field].live and self.monitor.state != "unavailable":  # else no trainer: it waits for r
             self._set_live(message.field, message.value)
             return
         if self.session.follower is not None:
@@ -518,13 +528,17 @@ class BackpropApp(App):
         except ConfigError as exc:
             form.show_error(message.field, exc.problems.get(message.field, str(exc)))
             return
-        form.show_note(message.field, "applies on reset (r)")
+        source = self.session.source_note(message.value) if message.field == "dataset" else None
+        form.show_note(message.field, "applies on reset (r)" + (f"; {source}" if source else ""))
 
     def action_reset(self) -> None:
         if self.session.follower is not None:
             self.notify("Attached: a reset belongs to the process that trains this run.", severity="warning")
             return
         if self.trainer is None and self.monitor.state == "loading":
+            return
+        if self.monitor.state == "unavailable":  # no data, so no run to lose: load again, maybe another dataset
+            self._reset_confirmed(True)
             return
         changes = [f for f in BY_NAME if getattr(self.pending, f) != getattr(self.session.config, f)
                    and not BY_NAME[f].live]
@@ -555,6 +569,7 @@ class BackpropApp(App):
         self.layer_stats.show(self.monitor)
         self.weight_images.show(None)
         self.refresh_status()
+        self.refresh_bindings()  # the keys hidden without data come back (a reset from no data shows no question)
 
     def _fresh_state(self) -> MonitorState:
         state = MonitorState(self.session.config)
@@ -688,3 +703,5 @@ class BackpropApp(App):
 
 # The actions of the monitor's own keys (quit excepted: it works from anywhere), for check_action.
 BINDING_ACTIONS = {b.action.split("(")[0] for b in BackpropApp.BINDINGS} - {"quit_app"}
+# Those with nothing to act on when the dataset is unavailable (reset retries; the views just stay empty).
+NEEDS_DATA = {"toggle_run", "step", "gradcheck", "lr_down", "lr_up", "evaluate", "checkpoint", "export"}

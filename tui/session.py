@@ -15,7 +15,8 @@ from engine.config import TrainConfig
 from engine.control import RemoteTrainer, commands_size
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved, WriteFailed
-from engine.loader import load_dataset
+from engine.loader import cached_files, load_dataset
+from engine.registry import dataset_info
 from engine.run_lock import RunLock
 from engine.runs import (
     KEEP,
@@ -56,6 +57,7 @@ class Session:
         through the run's command channel (a RemoteTrainer stands for its trainer).
         """
         self.config = config
+        self._folders: dict[str, str] = {}  # dataset -> its --data-dir, kept while another dataset is used
         self.runs_dir = runs_dir
         self.keep = keep  # automatic checkpoints each run keeps
         self.resume = resume
@@ -106,6 +108,15 @@ class Session:
             self.events.append(DatasetReady(dataset))
             if checkpoint is not None:
                 self.events.extend(replay)
+
+    def source_note(self, dataset: str) -> str | None:
+        """Where `dataset` would load from on a reset, when that is worth saying (no network is asked)."""
+        folder = self.data_dir if dataset == self.config.dataset else self._folders.get(dataset)
+        if folder is not None:
+            return f"from {folder}"
+        if "missing" in cached_files(dataset_info(dataset)).values():
+            return "not in the cache: r downloads it (needs internet)"
+        return None
 
     def _new_trainer(self, dataset: Dataset, checkpoint: Checkpoint | None = None) -> Trainer:
         generation = self._generation
@@ -210,12 +221,15 @@ class Session:
         self._end_run()
         self._generation += 1
         self.resume = None  # a reset starts a new run
-        reload = config.dataset != self.config.dataset
+        old_dataset = self.config.dataset
+        reload = config.dataset != old_dataset
         self.config = config
         self.events.clear()
         if reload or self.dataset is None:
-            if reload:
-                self.data_dir = None  # --data-dir held the old dataset; the new one comes from the cache
+            if reload:  # --data-dir holds one dataset: another comes from the cache, and going back finds it again
+                if self.data_dir is not None:
+                    self._folders[old_dataset] = self.data_dir
+                self.data_dir = self._folders.get(config.dataset)
             self.dataset = self.trainer = None
             self.load()
             return True

@@ -1,11 +1,21 @@
-"""Shown when the dataset cannot be had: what went wrong and how to get the data."""
+"""Shown when the dataset cannot be had: what went wrong, how to get the data, and the ways out.
+
+It dismisses with RETRY, a tab to show (another dataset is chosen on the Settings tab), or None (Esc).
+"""
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Iterable
+
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+
+from .help_screen import key_label
+
+RETRY = "retry"
+TABS = ("monitor", "digits", "settings", "errors", "layers", "graph")  # the app's tab keys 1-6
 
 HOW_TO = """\
 How to get the data:
@@ -17,13 +27,18 @@ How to get the data:
       t10k-images-idx3-ubyte.gz   t10k-labels-idx1-ubyte.gz
     from a machine that has them into a folder here, then start
       python -m tui --dataset {dataset} --data-dir FOLDER
+  • Or train on another dataset: press [b]3[/b] for Settings, choose it, then [b]r[/b] to reset.
 """
 
 
-class DatasetScreen(Screen):
+class DatasetScreen(Screen[str | None]):
+    # The tab keys leave this screen for their tab: behind it the app's own would switch tabs unseen.
     BINDINGS = [
-        Binding("r", "retry", "Retry"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("r", "close('retry')", "Retry"),
+        Binding("3", "close('settings')", "Settings: choose another dataset"),
+        Binding("escape", "close", "Back"),
+        *(Binding(str(n), f"close('{tab}')", f"{tab.title()} tab", show=False)
+          for n, tab in enumerate(TABS, 1) if tab != "settings"),
     ]
 
     def __init__(self, dataset: str, message: str):
@@ -38,5 +53,12 @@ class DatasetScreen(Screen):
             yield Static(HOW_TO.format(dataset=self.dataset), id="dataset-howto")
         yield Footer()
 
-    def action_retry(self) -> None:
-        self.dismiss(True)
+    def action_close(self, choice: str | None = None) -> None:
+        self.dismiss(choice)
+
+    def system_commands(self) -> Iterable[SystemCommand]:
+        """This screen's keys for the command palette (the app's own wait while it is shown)."""
+        for binding in self.BINDINGS:
+            if binding.show:
+                yield SystemCommand(binding.description, f"key: {key_label(binding.key)}",
+                                    lambda action=binding.action: self.run_action(action))

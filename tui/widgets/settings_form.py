@@ -92,12 +92,14 @@ class SettingsForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("● live: applies at the next batch; the others when you reset (r). "
                      "Tab: edit the fields, Enter: apply a value, Esc: back to the keys.", classes="hint")
+        current = self.current()
         with Grid(id="settings-grid"):
             for field in FIELDS:
                 yield Label(field.title + (" ●" if field.live else ""), classes="field-title")
                 if field.choices:
+                    # A Select reports its first value when mounted: it must be the current one, not the first choice.
                     yield Select([(c, c) for c in field.choices], allow_blank=False, compact=True,
-                                 id=f"field-{field.name}")
+                                 value=getattr(current, field.name), id=f"field-{field.name}")
                 else:
                     yield Input(compact=True, id=f"field-{field.name}")
                 yield Static("", id=f"note-{field.name}", classes="field-note")
