@@ -218,6 +218,19 @@ async def test_live_settings_from_the_form():
 
 
 @run_async
+async def test_the_choices_given_at_start_survive_the_settings_form_coming_up():
+    # The form is mounted lazily; its Selects first report the first option (sgd, relu). That report
+    # arriving after the form had shown the real values switched an adam run to sgd at its start.
+    app = fake_app(dataclasses.replace(FAKE_CONFIG, optimizer="adam", activation="sigmoid"))
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: app.settings_form() is not None, what="the settings form")
+        await pilot.pause()
+        await press(pilot, "s")
+        assert app.trainer.config.optimizer == app.pending.optimizer == "adam" and app.pending.activation == "sigmoid"
+        assert param_changes(app.trainer) == [] and app.monitor.markers == []
+
+
+@run_async
 async def test_error_note_clears_when_the_field_is_valid_again():
     app = fake_app()
     async with running(app) as pilot:
