@@ -71,16 +71,19 @@ def log() -> EventLog:
     return EventLog()
 
 
+def mnist_folder(folder: Path, dataset: Dataset) -> Path:
+    """`folder`, made, holding `dataset` (28x28 digits) as the four MNIST files (IDX, gzip)."""
+    from engine.idx import write_idx
+
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte.gz", dataset.x_train.reshape(-1, 28, 28))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", dataset.t_train)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", dataset.x_test.reshape(-1, 28, 28))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", dataset.t_test)
+    return folder
+
+
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     """A folder of the four MNIST files (IDX, gzip) holding 400 + 100 toy digits of 28x28."""
-    from engine.idx import write_idx
-
-    toy = make_dataset(n_train=400, n_test=100, side=28)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_idx(folder / "train-images-idx3-ubyte.gz", toy.x_train.reshape(-1, 28, 28))
-    write_idx(folder / "train-labels-idx1-ubyte.gz", toy.t_train)
-    write_idx(folder / "t10k-images-idx3-ubyte.gz", toy.x_test.reshape(-1, 28, 28))
-    write_idx(folder / "t10k-labels-idx1-ubyte.gz", toy.t_test)
-    return folder
+    return mnist_folder(tmp_path / "data", make_dataset(n_train=400, n_test=100, side=28))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import math
 import threading
@@ -156,6 +157,7 @@ class ScriptedTrainer:
         self.emitted: list[ev.Event] = []
         self._queued: list[Callable[[], None]] = []
         self._started = False
+        self.next_losses: list[float] = []  # the losses of the next batches, before scripted_loss's
 
     @property
     def sizes(self) -> list[int]:
@@ -306,7 +308,8 @@ class ScriptedTrainer:
     def _batch(self) -> None:
         self.iteration += 1
         epoch = self.iteration * self.config.batch_size / len(self.dataset.x_train)
-        self._emit(ev.BatchDone(self.iteration, epoch, scripted_loss(self.iteration), self.config.lr, SAMPLES_PER_S))
+        loss = self.next_losses.pop(0) if self.next_losses else scripted_loss(self.iteration)
+        self._emit(ev.BatchDone(self.iteration, epoch, loss, self.config.lr, SAMPLES_PER_S))
         if self.config.epochs is None and self.iteration >= self.config.iters:
             self.finish()
 
@@ -343,6 +346,22 @@ def failing_loader(message: str) -> Callable[..., Dataset]:
     def load(name: str, data_dir=None, progress=None, **kwargs) -> Dataset:
         raise DatasetError(message)
     return load
+
+
+def write_run(root, lr: float, losses: list[float], test_acc: list[float], finished: bool):
+    """A run directory as a training process leaves it (config and event log)."""
+    import json
+
+    from engine.runs import event_record, new_run_dir
+
+    config = dataclasses.replace(FAKE_CONFIG, lr=lr)
+    run = new_run_dir(root, config, "784-16-10")
+    events = [ev.Started(config, "784-16-10", "mnist", 100, 50)]
+    events += [ev.BatchDone(i + 1, (i + 1) / 10, loss, lr, 1000.0) for i, loss in enumerate(losses)]
+    events += [ev.EpochDone(n + 1, 10 * (n + 1), acc, acc) for n, acc in enumerate(test_acc)]
+    events += [ev.Finished(len(losses), 1.0)] if finished else []
+    (run / "events.jsonl").write_text("".join(json.dumps(event_record(e)) + "\n" for e in events))
+    return run
 
 
 def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer):

@@ -19,11 +19,11 @@ from engine import events as ev
 from engine.config import ConfigError, TrainConfig
 from engine.dataset import DatasetError
 from engine.trainer import Trainer
-from tests.conftest import make_dataset
+from tests.conftest import make_dataset, mnist_folder
 from tests.fake_trainer import (
     FAKE_CONFIG, MISTAKES, SAMPLE_COUNT, BlockingLoader, ScriptedTrainer, failing_loader, fake_app, gradcheck_rows,
     message_text, notifications, press, ready, run_async, running, screen_text, settle, status_text, toy_loader,
-    wait_until,
+    wait_until, write_run,
 )
 from tui.app import BackpropApp
 from tui.session import Session
@@ -217,6 +217,19 @@ async def test_live_settings_from_the_form():
         assert [(e.name, e.old, e.new) for e in param_changes(app.trainer)] == [
             ("batch_size", 100, 25), ("optimizer", "sgd", "adam")]
         assert [m.label for m in app.monitor.markers] == ["batch=25 opt=adam"]
+
+
+@run_async
+async def test_the_choices_given_at_start_survive_the_settings_form_coming_up():
+    # The form is mounted lazily; its Selects first report the first option (sgd, relu). That report
+    # arriving after the form had shown the real values switched an adam run to sgd at its start.
+    app = fake_app(dataclasses.replace(FAKE_CONFIG, optimizer="adam", activation="sigmoid"))
+    async with running(app) as pilot:
+        await wait_until(pilot, lambda: app.settings_form() is not None, what="the settings form")
+        await pilot.pause()
+        await press(pilot, "s")
+        assert app.trainer.config.optimizer == app.pending.optimizer == "adam" and app.pending.activation == "sigmoid"
+        assert param_changes(app.trainer) == [] and app.monitor.markers == []
 
 
 @run_async
@@ -812,15 +825,10 @@ async def test_a_run_started_in_the_app_is_logged_and_c_saves_a_checkpoint(tmp_p
 
 @run_async
 async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
-    from engine.idx import write_idx
+    from engine.cli import main
     from engine.runs import checkpoints, read_events
 
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, array in (("train-images-idx3-ubyte.gz", TINY.x_train), ("train-labels-idx1-ubyte.gz", TINY.t_train),
-                        ("t10k-images-idx3-ubyte.gz", TINY.x_test), ("t10k-labels-idx1-ubyte.gz", TINY.t_test)):
-        write_idx(data / name, array.reshape(len(array), 28, 28) if array.ndim == 2 else array)
-    from engine.cli import main
+    data = mnist_folder(tmp_path / "data", TINY)
 
     assert main(["train", "--data-dir", str(data), "--runs-dir", str(tmp_path / "runs"), "--hidden", "16",
                  "--batch-size", "20", "--iters", "30"]) == 0
@@ -906,22 +914,6 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
         writer.stop()
         log.close()
         lock.release()
-
-
-def write_run(root, lr: float, losses: list[float], test_acc: list[float], finished: bool):
-    """A run directory as a training process leaves it (config and event log)."""
-    import json
-
-    from engine.runs import event_record, new_run_dir
-
-    config = dataclasses.replace(FAKE_CONFIG, lr=lr)
-    run = new_run_dir(root, config, "784-16-10")
-    events = [ev.Started(config, "784-16-10", "mnist", 100, 50)]
-    events += [ev.BatchDone(i + 1, (i + 1) / 10, loss, lr, 1000.0) for i, loss in enumerate(losses)]
-    events += [ev.EpochDone(n + 1, 10 * (n + 1), acc, acc) for n, acc in enumerate(test_acc)]
-    events += [ev.Finished(len(losses), 1.0)] if finished else []
-    (run / "events.jsonl").write_text("".join(json.dumps(event_record(e)) + "\n" for e in events))
-    return run
 
 
 @run_async

@@ -1,6 +1,7 @@
 """MonitorState: the monitor's model, fed engine events directly (no terminal)."""
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -54,6 +55,14 @@ def test_ema_matches_the_bias_corrected_formula():
     assert s.smoothed == pytest.approx(expected)
     assert s.smoothed[0] == pytest.approx(3.0)  # the first point is the first loss itself
     assert s.losses == losses and s.iterations == [1, 2, 3, 4, 5]
+
+
+def test_ema_leaves_out_nan_and_inf_batches_which_would_stay_in_it_for_good():
+    s = MonitorState(CONFIG)
+    for i, loss in enumerate([float("nan"), 2.0, float("inf"), 2.0, float("nan")], start=1):
+        s.apply(batch(i, loss=loss))
+    assert math.isnan(s.smoothed[0])  # nothing to average yet: drawn where the plot puts a nan
+    assert s.smoothed[1:] == pytest.approx([2.0] * 4)
 
 
 def test_batch_done_updates_progress_fields():

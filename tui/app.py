@@ -514,6 +514,8 @@ class BackpropApp(App):
 
     def on_settings_form_submitted(self, message: SettingsForm.Submitted) -> None:
         form = message.form
+        if not form.is_attached:  # a Select's report arriving after the app closed the form (at exit)
+            return
         if message.value == getattr(self.pending, message.field):
             form.show_note(message.field, "")  # unchanged (a Select also reports its initial value)
             return

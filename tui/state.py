@@ -6,6 +6,7 @@ widget, so the whole model is testable without a terminal.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ class MonitorState:
     running_seconds: float = 0.0  # time spent running, pauses excluded
     _running_since: float | None = None
     _ema_raw: float = 0.0
+    _ema_count: int = 0  # the finite losses in it
 
     # ---- derived ------------------------------------------------------------------------
 
@@ -132,8 +134,11 @@ class MonitorState:
         self.iterations.append(e.iteration)
         self.losses.append(e.loss)
         # Bias-corrected EMA (as TensorBoard's smoothing): early values are not pulled toward 0.
-        self._ema_raw = (1 - EMA_WEIGHT) * self._ema_raw + EMA_WEIGHT * e.loss
-        self.smoothed.append(self._ema_raw / (1 - (1 - EMA_WEIGHT) ** len(self.losses)))
+        # A nan or inf batch is left out: it would stay in the average for good.
+        if math.isfinite(e.loss):
+            self._ema_raw = (1 - EMA_WEIGHT) * self._ema_raw + EMA_WEIGHT * e.loss
+            self._ema_count += 1
+        self.smoothed.append(self._ema_raw / (1 - (1 - EMA_WEIGHT) ** self._ema_count) if self._ema_count else e.loss)
         return {"status", "loss"}
 
     def _on_EpochDone(self, e: ev.EpochDone) -> set[str]:

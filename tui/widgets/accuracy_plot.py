@@ -1,7 +1,10 @@
 """Train and test accuracy at each evaluation (every epoch, and on demand), in percent."""
 from __future__ import annotations
 
+import numpy as np
+
 from .plot_axes import iteration_axis, nice_ticks
+from .plot_values import YAxis
 from .timed_plot import TimedPlot
 
 
@@ -11,13 +14,15 @@ class AccuracyPlot(TimedPlot):
         plt.title("accuracy %")
         if state.accuracy:
             x = [p[0] for p in state.accuracy]
-            train = [100 * p[1] for p in state.accuracy]
-            test = [100 * p[2] for p in state.accuracy]
+            scores = 100 * np.array([p[1:] for p in state.accuracy], dtype=np.float64).T  # rows train, test
+            axis = YAxis.fit(scores, log=False)
+            train, test = shown = axis.place(scores)
             plt.plot(x, train, marker=self.marker("+"), color="green", label="train")
             plt.plot(x, test, marker=self.marker("x"), color="red", label="test")
+            axis.mark(plt, x + x, scores.ravel(), 2 * len(x))
             # Zoom on where the curves are now: the first score (chance) would flatten them.
-            recent = (train[1:] + test[1:]) or (train + test)
-            low = max(0.0, min(recent) - 2)
+            recent = shown[:, 1:] if len(x) > 1 else shown
+            low = max(0.0, float(recent.min()) - 2)
             plt.ylim(low, 100)
             ticks = nice_ticks(low, 100, count=4)
             plt.yticks(ticks, [f"{t:g}" for t in ticks])

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from ..state import MonitorState
 from .digit_preview import ASCII_RAMP
+from .plot_values import YAxis
 
 BARS = " ▁▂▃▄▅▆▇█"
 ASCII_BARS = ASCII_RAMP  # --ascii: density instead of height
@@ -25,8 +26,8 @@ def sparkline(values, width: int | None = None, bars: str = BARS) -> str:
 
 
 def log_sparkline(values, width: int, bars: str = BARS) -> str:
-    """Positive values on a log scale (norms span orders of magnitude), lowest as the first bar."""
-    logs = np.log10(np.maximum(np.asarray(values, dtype=np.float64), 1e-12))
+    """Values YAxis placed on a log axis (norms span orders of magnitude), the lowest as the first bar."""
+    logs = np.log10(np.asarray(values, dtype=np.float64))
     return sparkline(logs - logs.min() + 0.1, width, bars)
 
 
@@ -57,9 +58,11 @@ def render_layers(state: MonitorState, width: int, bars: str = BARS) -> Text:
     if len(state.grad_norms) > 1:
         norms = np.array([n for _, n in state.grad_norms])
         first, last = state.grad_norms[0][0], state.grad_norms[-1][0]
-        text.append(f"|dW| over iterations {first:,}-{last:,} (log scale)\n", style="bold")
+        axis = YAxis.fit([norms], log=True)  # a layer of dead ReLU units passes back a norm of 0
+        text.append(f"|dW| over iterations {first:,}-{last:,} (log scale)", style="bold")
+        text.append("".join(f"; {label}" for _, _, label in axis.moved(norms)) + "\n", style="bold red")
         for k, row in enumerate(state.layers):
             text.append(f"{row.name:<8} ", style="bold cyan")
-            text.append(log_sparkline(norms[:, k], max(width - 18, 10), bars), style="yellow")
+            text.append(log_sparkline(axis.place(norms[:, k]), max(width - 18, 10), bars), style="yellow")
             text.append(f" {norms[-1, k]:.1e}\n")
     return text

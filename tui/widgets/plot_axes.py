@@ -29,3 +29,17 @@ def iteration_axis(plt, last_iteration: int, width: int) -> None:
     plt.xlim(0, high)
     ticks = nice_ticks(0, high, count=max(2, min(6, width // 14)), integer=True)
     plt.xticks(ticks, [f"{int(t):,}" for t in ticks])
+
+
+def decade_ticks(plt, low: float, high: float, height: int) -> None:
+    """On a log y axis from `low` to `high` (> 0), ticks at the powers of ten, labelled 1e-09, 0.001, 1, 10.
+
+    plotext labels a log axis in fixed decimals, where 1e-10 (the floor of a loss that reached 0)
+    reads 0.000000000. With fewer than four powers of ten in range, its own ticks say more, and stay.
+    """
+    first, last = math.ceil(math.log10(low) - 1e-9), math.floor(math.log10(high) + 1e-9)
+    if last - first < 3:
+        return
+    step = math.ceil((last - first + 1) / max(height // 4, 2))  # a tick every four rows or more
+    ticks = [10.0 ** k for k in range(first, last + 1, step)]
+    plt.yticks(ticks, [f"{t:g}" for t in ticks])

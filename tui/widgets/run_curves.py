@@ -1,12 +1,14 @@
 """Saved runs' curves: one run's loss and accuracy, or two runs' overlaid to compare them."""
 from __future__ import annotations
 
+import numpy as np
 from textual_plotext import PlotextPlot
 
 from engine.run_index import RunRecord
 
 from ..state import envelope
-from .plot_axes import iteration_axis
+from .plot_axes import decade_ticks, iteration_axis
+from .plot_values import YAxis
 
 COLORS = ("orange", "cyan")  # the first and second run compared
 
@@ -34,25 +36,31 @@ class RunCurves(PlotextPlot):
         compare = len(self.runs) > 1
         plt.title(("loss per batch (log)" if self.metric == "loss" else "test accuracy %")
                   + (": " + " vs ".join(f"{i + 1}" for i in range(len(self.runs))) if compare else ""))
-        last = 1
-        columns = max(self.size.width - 10, 2)
+        lines = []  # (x, y, color, label, band): band is a min-max band, else a mean per column
         for number, run in enumerate(self.runs):
             label = f"{number + 1} {run.settings}" if compare else None  # 1 and 2 as marked in the list
             if self.metric == "loss" and run.losses:
                 if not compare:  # one run: the batch-to-batch band behind its mean
-                    x, y = envelope(run.iterations, run.losses, columns)
-                    plt.plot(x, y, marker="braille", color="gray", label="batch (min-max)")
-                x, y = envelope(run.iterations, run.losses, columns, mean=True)
-                plt.plot(x, y, marker="braille", color=COLORS[number], label=label or "mean per column")
-                last = max(last, run.iterations[-1])
+                    lines.append((run.iterations, run.losses, "gray", "batch (min-max)", True))
+                lines.append((run.iterations, run.losses, COLORS[number], label or "mean per column", False))
             elif self.metric == "accuracy" and run.accuracy:
                 x = [a[0] for a in run.accuracy]
-                plt.plot(x, [100 * a[2] for a in run.accuracy], marker="braille", color=COLORS[number],
-                         label=label or "test")
+                lines.append((x, [100 * a[2] for a in run.accuracy], COLORS[number], label or "test", False))
                 if not compare:
-                    plt.plot(x, [100 * a[1] for a in run.accuracy], marker="braille", color="green",
-                             label="train")
-                last = max(last, x[-1])
-        if self.metric == "loss" and any(r.losses for r in self.runs):
-            plt.yscale("log")
-        iteration_axis(plt, last, self.size.width)
+                    lines.append((x, [100 * a[1] for a in run.accuracy], "green", "train", False))
+        columns = max(self.size.width - 10, 2)
+        axis = YAxis.fit([y for _, y, *_ in lines], log=self.metric == "loss")
+        shown = []
+        for x, y, color, label, band in lines:
+            x, y = envelope(x, axis.place(y), columns, mean=not band)
+            plt.plot(x, y, marker="braille", color=color, label=label)
+            shown.append(y)
+        if lines:
+            curves = [line for line in lines if not line[4]]  # a band repeats its mean line's values
+            axis.mark(plt, np.concatenate([line[0] for line in curves]), np.concatenate([line[1] for line in curves]),
+                      columns)
+            if self.metric == "loss":
+                plt.yscale("log")
+                shown = np.concatenate(shown)
+                decade_ticks(plt, shown.min(), shown.max(), self.size.height)
+        iteration_axis(plt, max([1] + [x[-1] for x, *_ in lines]), self.size.width)

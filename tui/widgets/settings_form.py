@@ -131,7 +131,9 @@ class SettingsForm(VerticalScroll):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
-        if event.value is not Select.BLANK:
+        # A Select reports the first option it was built with, and that report can arrive after
+        # load() set the real value: taken as a choice, it switched --optimizer adam to sgd.
+        if event.value is not Select.BLANK and event.value == event.select.value:
             self._submit(event.select.id.removeprefix("field-"), str(event.value))
 
     def _submit(self, name: str, text: str) -> None:
