@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 
 LOCK_FILE = "lock"
+UNNAMED = -1  # holder(): the lock is held, by a process that has not written its name yet
 
 
 class RunBusy(Exception):
@@ -51,12 +52,16 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)  # no name left behind for a later contender to quote
+            except OSError:
+                pass
             os.close(self._fd)  # closing the only descriptor releases the flock
             self._fd = None
 
 
 def holder(run_dir: str | Path) -> int | None:
-    """The pid of the live process that holds the run's lock (-1 if it cannot be named); None when none does."""
+    """The pid of the live process that holds the run's lock (UNNAMED if it cannot be named); None when none does."""
     try:
         fd = _open(Path(run_dir), os.O_RDONLY)
     except OSError:
@@ -65,7 +70,7 @@ def holder(run_dir: str | Path) -> int | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         pid = _holder_pid(fd)
-        return -1 if pid is None else pid
+        return UNNAMED if pid is None else pid
     except OSError:
         return None
     finally:
@@ -79,8 +84,19 @@ def _open(run_dir: Path, flags: int) -> int:
 
 
 def _holder_pid(fd: int) -> int | None:
+    """The pid the lock file names, if it is a live process here (a killed holder's name stays behind)."""
     try:
-        pid = json.loads(os.pread(fd, 200, 0))["pid"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # written a moment from now, or damaged
-    return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+        named = json.loads(os.pread(fd, 200, 0))
+        pid, host = named["pid"], named.get("host")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # not yet written by a holder that has just taken the lock, or damaged
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid <= 2**22:  # Linux's largest pid_max
+        return None
+    if host == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # alive, another user's
+    return pid

@@ -25,6 +25,7 @@ from engine.atomic import write_bytes_atomic
 from engine.config import ConfigError
 from engine.control import ControlError
 from engine.export import export_run
+from engine.run_lock import UNNAMED
 from engine.runs import LogReplaced
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
@@ -407,7 +408,7 @@ class BackpropApp(App):
             return ""
         pid = self.trainer.listener()
         if pid is not None:
-            return f"attached to pid {pid}"
+            return f"attached to pid {pid}" if pid != UNNAMED else "attached"
         if self.monitor.state in ("running", "paused"):
             self.monitor.stop()  # killed, or ended without a word in the log: it is not running
         return "attached, read-only: no process trains it now"
