@@ -412,8 +412,12 @@ def run_async(test):
     return wrapper
 
 
-async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    """Let the app run (its 0.1 s tick included) until predicate() holds; fail after `timeout`."""
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Let the app run (its 0.1 s tick included) until predicate() holds; fail after `timeout`.
+
+    It returns as soon as the predicate holds; the timeout only bounds a failure. Under load (two busy
+    loops and other test suites on 2 cores) the app's first load took up to 4.7 s: 20 s keeps 4x.
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

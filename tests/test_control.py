@@ -14,7 +14,7 @@ from engine import events as ev
 from engine.config import TrainConfig
 from engine.control import CommandInbox, ControlError, RemoteTrainer, commands_size
 from engine.run_lock import RunLock
-from engine.runs import RunLog, new_run_dir
+from engine.runs import FLUSH_EVERY, HOUSEKEEPING, RunLog, new_run_dir
 from engine.trainer import Trainer
 from tests.conftest import EventLog, make_dataset
 
@@ -158,7 +158,9 @@ def test_a_run_log_takes_commands_for_its_trainer(run):
         wait_for(lambda: trainer.iteration == at + 1)
         assert trainer.config.lr == 0.025
         # The paused run's last batch record reaches the log within a second, with no further event.
-        wait_for(lambda: f'"iteration": {at + 1},' in (run / "events.jsonl").read_text(), timeout=3)
+        # (FLUSH_EVERY + one HOUSEKEEPING look = 1.2 s at most; 1.02 s measured under load; 3x that.)
+        wait_for(lambda: f'"iteration": {at + 1},' in (run / "events.jsonl").read_text(),
+                 timeout=3 * (FLUSH_EVERY + HOUSEKEEPING))
         changed = [e for e in events.of(ev.ParamChanged)]
         assert [(e.name, e.new) for e in changed] == [("lr", 0.025)]
     finally:

@@ -883,24 +883,24 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
         app = BackpropApp(Session(FAKE_CONFIG, attach=run))
         async with running(app, wait_ready=False, ticking=True) as pilot:
             await wait_until(pilot, lambda: app.monitor.state == "running" and app.monitor.iterations,
-                             timeout=10, what="the attached run's events")
+                             what="the attached run's events")
             seen = app.monitor.iteration
-            await wait_until(pilot, lambda: app.monitor.iteration > seen + 10, timeout=5, what="new events")
+            await wait_until(pilot, lambda: app.monitor.iteration > seen + 10, what="new events")
             assert f"attached to pid {os.getpid()}" in status_text(app)
             assert app.monitor.iterations == list(range(1, len(app.monitor.iterations) + 1))
             assert app.pending.hidden_sizes == (16,)  # the run's settings, not this monitor's flags
 
             await press(pilot, "space")  # through the run's command file to the writer
             await wait_until(pilot, lambda: writer.state == "paused" and app.monitor.state == "paused",
-                             timeout=5, what="the writer to pause")
+                             what="the writer to pause")
             paused_at = writer.iteration
             await press(pilot, "s")
-            await wait_until(pilot, lambda: app.monitor.iteration == paused_at + 1, timeout=5, what="one step")
+            await wait_until(pilot, lambda: app.monitor.iteration == paused_at + 1, what="one step")
             await press(pilot, "right_square_bracket")
             await wait_until(pilot, lambda: writer.config.lr == 0.2 and app.monitor.lr == 0.2,
-                             timeout=5, what="the new learning rate")
+                             what="the new learning rate")
             await press(pilot, "space")
-            await wait_until(pilot, lambda: app.monitor.state == "running", timeout=5, what="the writer to resume")
+            await wait_until(pilot, lambda: app.monitor.state == "running", what="the writer to resume")
 
             writer.stop()  # the other process ends: nothing listens any more
             log.close()

@@ -666,6 +666,15 @@ class BackpropApp(App):
 
     # ---- hang-ups ---------------------------------------------------------------------------
 
+    def get_driver_class(self):
+        """Textual's driver for this platform, or on a Unix terminal its hang-up-safe subclass (tui/driver.py)."""
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver" and driver.__module__ == "textual.drivers.linux_driver":
+            from .driver import HangupSafeDriver
+
+            return HangupSafeDriver
+        return driver
+
     def install_hangup_handlers(self) -> None:
         """SIGHUP (SSH dropped, tmux pane killed) and SIGTERM: checkpoint the run and exit, without asking.
 
