@@ -23,7 +23,7 @@ from engine.checkpoint import load_checkpoint
 from engine.cli import main
 from engine.config import TrainConfig
 from engine.run_lock import RunLock, holder
-from engine.runs import RunLog, checkpoints, new_run_dir, read_events, recorded_data_dir
+from engine.runs import RunLog, checkpoints, new_run_dir, recorded_data_dir
 from engine.trainer import Trainer
 from tests.conftest import EventLog, make_dataset
 
