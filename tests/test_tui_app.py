@@ -840,6 +840,7 @@ async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
         await wait_until(pilot, lambda: app.monitor.state == "idle" and app.monitor.iterations, what="the replay")
         assert app.monitor.iterations == list(range(1, start + 1)) and app.monitor.accuracy
         assert app.pending.iters == 30 and app.pending.hidden_sizes == (16,)
+        assert "784-16-10" in status_text(app)  # the run's network, not the flags' default
         await press(pilot, "space")
         await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
         assert app.monitor.iterations == list(range(1, 31))  # one curve: no gap, no repeat

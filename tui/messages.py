@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.config import TrainConfig
 from engine.dataset import Dataset
 
 
 @dataclass(frozen=True)
 class DatasetReady:
     dataset: Dataset
+    config: TrainConfig | None = None  # the settings the run will use (a resumed run brings its own)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class Session:
         else:
             self.dataset = dataset
             self.trainer = trainer if checkpoint is not None else self._new_trainer(dataset)
-            self.events.append(DatasetReady(dataset))
+            self.events.append(DatasetReady(dataset, self.config))
             if checkpoint is not None:
                 self.events.extend(replay)
 
@@ -234,7 +234,7 @@ class Session:
             self.load()
             return True
         self.trainer = self._new_trainer(self.dataset)
-        self.events.append(DatasetReady(self.dataset))
+        self.events.append(DatasetReady(self.dataset, self.config))
         return True
 
     def stop(self) -> None:

@@ -96,6 +96,7 @@ class MonitorState:
         self._running_since = now if running else None
 
     def _on_DatasetReady(self, e: DatasetReady) -> set[str]:
+        self.config = e.config or self.config
         self.dataset = e.dataset.name
         self.architecture = "-".join(map(str, (e.dataset.input_size, *self.config.hidden_sizes, e.dataset.num_classes)))
         self.class_names = e.dataset.class_names
