@@ -517,6 +517,28 @@ async def test_finished_notifies_and_refuses_to_continue():
 # ---- the dataset -----------------------------------------------------------------------------
 
 @run_async
+async def test_after_a_failed_load_and_a_retry_the_plots_show_the_new_run():
+    """The retry starts the one MonitorState over; the plots must not keep reading a replaced one."""
+    calls = []
+
+    def loader(*args, **kwargs):
+        calls.append(args)
+        return failing_loader("no network here")(*args, **kwargs) if len(calls) == 1 else toy_loader(*args, **kwargs)
+
+    app = fake_app(loader=loader)
+    async with running(app, wait_ready=False) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DatasetScreen), what="the dataset screen")
+        await press(pilot, "r")
+        await ready(pilot)
+        for _ in range(5):
+            await press(pilot, "s")
+        assert app.monitor.iterations == [1, 2, 3, 4, 5]
+        for plot in (app.loss_plot, app.accuracy_plot):
+            assert plot.state is app.monitor
+        assert len(app.loss_plot.state.losses) == 5
+
+
+@run_async
 async def test_unavailable_dataset_shows_how_to_get_it():
     message = "mnist: cannot download https://example.org/train-images-idx3-ubyte.gz: network unreachable"
     calls = []

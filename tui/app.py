@@ -365,10 +365,8 @@ class BackpropApp(App):
     def _follow(self, event) -> bool:
         """Attached: the settings shown are the run's. True when the event needs nothing more."""
         if isinstance(event, LogReplaced):  # the run was resumed from a checkpoint: its log is read again
-            self.monitor = MonitorState(self.session.config)
+            self.monitor.reset(self.session.config)
             self._stale |= {"loss", "accuracy", "gradcheck"}  # the preview keeps its digits
-            for plot in (self.loss_plot, self.accuracy_plot):
-                plot.state = self.monitor
             return True
         if isinstance(event, ev.Started):
             self.pending = self.monitor.config
@@ -383,7 +381,7 @@ class BackpropApp(App):
     
     def _dataset_screen_closed(self, choice: str | None) -> None:
         if choice == RETRY:
-            self.monitor = self._fresh_state()
+            self._reset_state()
             self.session.load()
         elif choice is not None:
             self.action_show_tab(choice)  # Settings, to choose another dataset, or another tab
@@ -555,12 +553,11 @@ class BackpropApp(App):
         if not yes:
             return
         self.session.reset(self.pending)
-        self.monitor = self._fresh_state()
+        self._reset_state()
         self._stale.clear()
         if form := self.settings_form():
             form.load(self.pending)
         for plot in (self.loss_plot, self.accuracy_plot):
-            plot.state = self.monitor
             plot.refresh()
         self.show_gradcheck()
         self.digit_view = None
@@ -574,11 +571,11 @@ class BackpropApp(App):
         self.refresh_status()
         self.refresh_bindings()  # the keys hidden without data come back (a reset from no data shows no question)
 
-    def _fresh_state(self) -> MonitorState:
-        state = MonitorState(self.session.config)
+    def _reset_state(self) -> None:
+        """The one MonitorState starts over for the session's run (the views keep reading it)."""
+        self.monitor.reset(self.session.config)
         if self.session.dataset is not None:
-            state.apply(DatasetReady(self.session.dataset))
-        return state
+            self.monitor.apply(DatasetReady(self.session.dataset, self.session.config))
 
     # ---- views -----------------------------------------------------------------------------
 

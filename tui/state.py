@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -83,6 +83,12 @@ class MonitorState:
         return max(self.config.iters - self.iteration, 0) * self.config.batch_size / self.samples_per_s
 
     # ---- updates --------------------------------------------------------------------------
+
+    def reset(self, config: TrainConfig) -> None:
+        """Forget the run: become a new run's state with `config`, in place, so no view keeps a stale one."""
+        fresh = MonitorState(config)
+        for f in fields(self):
+            setattr(self, f.name, getattr(fresh, f.name))
 
     def apply(self, event) -> set[str]:
         """Fold one event into the state; return the names of the views it changed."""
