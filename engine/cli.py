@@ -20,7 +20,7 @@ from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
 from .control import commands_size
 from .dataset import Dataset, DatasetError
-from .events import DownloadProgress
+from .download import DownloadProgress
 from .export import export_run
 from .functions import as_float
 from .gradcheck import ATOL, RTOL, gradient_check

@@ -15,10 +15,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import fsync_directory
-from .events import DownloadProgress
 from .registry import DatasetInfo, RemoteFile
 
 TIMEOUT = 30.0  # seconds allowed for connecting and for each read
@@ -26,6 +26,15 @@ ATTEMPTS = 2  # tries per mirror for transient failures
 BACKOFF = 1.0  # seconds before the first retry; doubles each time
 CHUNK = 1 << 16
 USER_AGENT = "backprop-tui (+https://pypi.org/project/backprop-tui)"
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Bytes of a dataset file received so far (sent by the loader, before training starts)."""
+
+    file: str
+    done: int
+    total: int
 
 
 class DownloadError(Exception):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import TrainConfig
+from .download import DownloadProgress  # the data layer's, queued with the training events
 from .gradcheck import GradCheckRow
 from .insight import LayerStatsRow
 
@@ -148,15 +149,6 @@ class WriteFailed:
 @dataclass(frozen=True)
 class Failed:
     message: str
-
-
-@dataclass(frozen=True)
-class DownloadProgress:
-    """Bytes of a dataset file received so far (sent by the loader, before training starts)."""
-
-    file: str
-    done: int
-    total: int
 
 
 Event = (

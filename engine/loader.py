@@ -19,8 +19,7 @@ import numpy as np
 
 from .atomic import write_with
 from .dataset import Dataset, DatasetError
-from .download import DownloadError, download
-from .events import DownloadProgress
+from .download import DownloadError, DownloadProgress, download
 from .idx import GZIP_MAGIC, IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
 from .registry import FILENAMES, DatasetInfo, RemoteFile, dataset_info
 

@@ -4,7 +4,6 @@ import pytest
 
 from engine.functions import as_float, cross_entropy_error, numerical_gradient, sigmoid, softmax
 
-
 # --- sigmoid -----------------------------------------------------------------
 
 def test_sigmoid_values():

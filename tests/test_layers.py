@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from engine.functions import numerical_gradient, softmax
-from engine.layers import Affine, AddLayer, MulLayer, ReLU, Sigmoid, SoftmaxWithLoss
+from engine.layers import AddLayer, Affine, MulLayer, ReLU, Sigmoid, SoftmaxWithLoss
 
 
 def rel_error(a, b):

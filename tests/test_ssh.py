@@ -338,11 +338,10 @@ def test_sigcont_resumes_the_screen_only_after_ctrl_z_not_after_a_hang_up(monkey
 
 
 def test_the_app_runs_on_the_hang_up_safe_driver_unless_textual_is_told_another(monkeypatch):
+    from textual import constants
     from textual.drivers.linux_driver import LinuxDriver
 
     from tui.driver import HangupSafeDriver
-
-    from textual import constants
 
     monkeypatch.setattr(constants, "DRIVER", None)  # TEXTUAL_DRIVER, as Textual read it at import
     assert issubclass(HangupSafeDriver, LinuxDriver)

@@ -21,15 +21,32 @@ from engine.dataset import DatasetError
 from engine.trainer import Trainer
 from tests.conftest import make_dataset, mnist_folder
 from tests.fake_trainer import (
-    FAKE_CONFIG, MISTAKES, SAMPLE_COUNT, BlockingLoader, ScriptedTrainer, failing_loader, fake_app, gradcheck_rows,
-    message_text, notifications, press, ready, run_async, running, screen_text, settle, status_text, toy_loader,
-    wait_until, write_run,
+    FAKE_CONFIG,
+    MISTAKES,
+    SAMPLE_COUNT,
+    BlockingLoader,
+    ScriptedTrainer,
+    failing_loader,
+    fake_app,
+    gradcheck_rows,
+    message_text,
+    notifications,
+    press,
+    ready,
+    run_async,
+    running,
+    screen_text,
+    settle,
+    status_text,
+    toy_loader,
+    wait_until,
+    write_run,
 )
 from tui.app import BackpropApp
-from tui.session import Session
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.dataset_screen import DatasetScreen
 from tui.screens.help_screen import HelpScreen, key_label
+from tui.session import Session
 from tui.widgets.digit_preview import DigitPreview
 from tui.widgets.gradcheck_table import GradCheckTable
 from tui.widgets.probability_bars import ProbabilityBars

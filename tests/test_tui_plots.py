@@ -21,7 +21,16 @@ from engine.config import TrainConfig
 from engine.trainer import Trainer
 from tests.conftest import make_dataset
 from tests.fake_trainer import (
-    FAKE_CONFIG, TOY, fake_app, press, run_async, running, scripted_layer_stats, screen_text, toy_loader, wait_until,
+    FAKE_CONFIG,
+    TOY,
+    fake_app,
+    press,
+    run_async,
+    running,
+    screen_text,
+    scripted_layer_stats,
+    toy_loader,
+    wait_until,
     write_run,
 )
 from tui.app import BackpropApp
