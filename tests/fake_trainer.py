@@ -364,11 +364,11 @@ def write_run(root, lr: float, losses: list[float], test_acc: list[float], finis
     return run
 
 
-def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer):
+def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer, ui=None):
     from tui.app import BackpropApp
     from tui.session import Session
 
-    return BackpropApp(Session(config, trainer_factory=trainer_factory, loader=loader))
+    return BackpropApp(Session(config, trainer_factory=trainer_factory, loader=loader), ui)
 
 
 def stop_ticking(app) -> None:

@@ -82,8 +82,7 @@ def test_bad_display_values_are_refused_with_the_flag_named(flag, value, capsys)
 
 @run_async
 async def test_ascii_mode_draws_plots_and_digits_in_ascii_only():
-    app = fake_app()
-    app.ui = UiOptions(ascii=True)
+    app = fake_app(ui=UiOptions(ascii=True))
     async with running(app) as pilot:
         await press(pilot, "space")
         app.trainer.advance(60)
@@ -153,8 +152,7 @@ def test_ascii_digits_use_a_ramp_from_blank_to_at():
 
 @run_async
 async def test_status_line_redraws_at_its_interval_but_a_state_change_at_once():
-    app = fake_app()
-    app.ui = UiOptions(status_interval=30.0)
+    app = fake_app(ui=UiOptions(status_interval=30.0))
     async with running(app) as pilot:
         await press(pilot, "space")
         assert "RUNNING" in status_text(app) and "iter 0/" in status_text(app)
@@ -167,8 +165,7 @@ async def test_status_line_redraws_at_its_interval_but_a_state_change_at_once():
 
 @run_async
 async def test_preview_manual_takes_new_digits_only_when_asked():
-    app = fake_app()
-    app.ui = UiOptions(preview_interval=None)
+    app = fake_app(ui=UiOptions(preview_interval=None))
     async with running(app) as pilot:
         await press(pilot, "space", "2")
         assert app.preview.samples.iteration == 0  # the first digits are always shown

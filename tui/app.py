@@ -6,10 +6,7 @@ into MonitorState, and redraws each affected view once per tick.
 """
 from __future__ import annotations
 
-import os
-import signal
 import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,8 +25,11 @@ from engine.export import export_run
 from engine.run_lock import UNNAMED
 from engine.runs import LogReplaced
 
+from .hangup import GRACE as HANGUP_GRACE
+from .hangup import HangUp
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from .options import UiOptions
+from .pacing import TICK, RedrawPacing
 from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import RETRY, DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
@@ -51,15 +51,11 @@ from .widgets.status_bar import StatusBar
 from .widgets.weight_images import WeightImagesView
 from .widgets.worst_mistakes import WorstMistakes
 
-TICK = 0.1  # seconds between queue drains and redraws
-PLOT_BUDGET = 0.04  # share of the time plot redraws may take while training (they also wait --plot-interval)
 LR_FACTOR = 2.0
 ATTACHED_ERRORS = ("Attached: a run's log holds no predictions for the whole test set (too big), so the "
                    "confusion matrix and worst mistakes show in the process that trains it.")
 GRADCHECK_HINT = "gradient check: press g, or set an interval in Settings (3)"
 NARROW_WIDTH, NARROW_HEIGHT = 100, 30  # below either, panes stack (80x24 over SSH)
-HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)  # SSH dropped, tmux pane killed, kill PID
-HANGUP_GRACE = 5.0  # seconds after the checkpoint for a clean exit, before the process ends itself
 
 
 class BackpropApp(App):
@@ -113,13 +109,10 @@ class BackpropApp(App):
         super().__init__()
         self.session = session
         self.ui = ui or UiOptions()
-        self._last_status = self._last_preview = 0.0
-        self._status_key = None  # what the status line showed that must show at once when it changes
-        self._preview_wanted = False  # e was pressed: show the next digits even with --preview-interval manual
-        self._hangup: int | None = None  # the signal that is ending the app
+        self.pacing = RedrawPacing(self.ui)
+        self.hangup = HangUp(session.stop, self._exit_from_any_thread)
         self.monitor = MonitorState(session.config)
         self.pending = session.config  # settings to apply at the next reset
-        self._last_plot = 0.0
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
         self._checkpoint_asked = False  # c was pressed: say when that checkpoint is saved
         self.digit_view: tuple | None = None  # the Digits tab shows ("cell", label, prediction) or ("worst",)
@@ -179,7 +172,7 @@ class BackpropApp(App):
         self.set_interval(TICK, self.tick)
         self.refresh_status()
         if not self.is_headless:  # a real terminal (or the browser): a hang-up saves the run
-            self.install_hangup_handlers()
+            self.hangup.install()
         self.call_after_refresh(self.session.load)  # after the first frame: loading competes for the GIL
 
     def on_resize(self, event) -> None:
@@ -225,19 +218,16 @@ class BackpropApp(App):
         """Redraw the stale views that are on screen; the others wait until their tab is shown."""
         tab = self.tabs.active
         if tab == "monitor":
-            plots = [plot for name, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)) if name in self._stale]
-            now = time.monotonic()
-            # Keep plot redraws to about PLOT_BUDGET of the time while training (they cost ~50 ms each).
-            interval = max(self.ui.plot_interval, sum(p.cost for p in plots) / PLOT_BUDGET)
-            if plots and (self.monitor.state != "running" or now - self._last_plot >= interval):
+            plots = [plot for name, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot))
+                     if name in self._stale]
+            if plots and self.pacing.plots_due(sum(p.cost for p in plots), self.monitor.state == "running"):
                 for plot in plots:
                     plot.refresh()
                 self._stale -= {"loss", "accuracy"}
-                self._last_plot = now
             if "gradcheck" in self._stale:
                 self.show_gradcheck()
         elif tab == "digits" and ("samples" in self._stale or "errors" in self._stale and self.digit_view) \
-                and self._preview_due():
+                and self.pacing.preview_due(self.preview.samples is None, self.monitor.state == "running"):
             self.show_digits()
             self._stale.discard("samples")
         elif tab == "errors" and "errors" in self._stale:
@@ -246,31 +236,11 @@ class BackpropApp(App):
             self.layer_stats.show(self.monitor)
             self.weight_images.show(self.monitor.weight_images)
             self._stale.discard("layers")
-        if self._status_due():
+        if self.pacing.status_due((self.monitor.state, self.pending.lr, self.monitor.latest_accuracy)):
             self.refresh_status()
 
-    def _preview_due(self) -> bool:
-        """New digits may be shown: the first ones, asked-for ones (e), or --preview-interval has passed."""
-        now = time.monotonic()
-        interval = self.ui.preview_interval
-        if self.preview.samples is None or self._preview_wanted or self.monitor.state != "running" or (
-                interval is not None and now - self._last_preview >= interval):
-            self._preview_wanted, self._last_preview = False, now
-            return True
-        return False
-
-    def _status_due(self) -> bool:
-        """The status line is redrawn at most every --status-interval, but at once when the state changes."""
-        now = time.monotonic()
-        key = (self.monitor.state, self.pending.lr, self.monitor.latest_accuracy)
-        interval = self.ui.status_interval
-        if interval <= TICK or key != self._status_key or now - self._last_status >= interval - TICK / 2:
-            self._status_key, self._last_status = key, now
-            return True
-        return False
-
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._last_plot = 0.0  # a tab just shown is drawn at once
+        self.pacing.plots_now()  # a tab just shown is drawn at once
         if event.pane.id in ("errors", "graph"):  # shown by a click too
             self.call_after_refresh(self._focus_pane)
         if event.pane.id in ("errors", "layers"):  # drawn when first shown, placeholders included
@@ -480,7 +450,7 @@ class BackpropApp(App):
         self._worker_command("request_gradcheck")
 
     def action_evaluate(self) -> None:
-        self._preview_wanted = True
+        self.pacing.preview_wanted = True
         self._worker_command("request_evaluation")
 
     # From the settings the user has asked for, which may still wait for the next batch.
@@ -672,37 +642,11 @@ class BackpropApp(App):
             return HangupSafeDriver
         return driver
 
-    def install_hangup_handlers(self) -> None:
-        """SIGHUP (SSH dropped, tmux pane killed) and SIGTERM: checkpoint the run and exit, without asking.
-
-        A plain signal handler rather than the event loop's: it runs even when the loop is stuck writing
-        to a terminal that has gone away. The work is done in a thread, and the process ends itself
-        HANGUP_GRACE seconds after the checkpoint if restoring the terminal hangs.
-        """
-        for signum in HANGUP_SIGNALS:
-            signal.signal(signum, self._on_hangup_signal)
-
-    def _on_hangup_signal(self, signum, frame) -> None:
-        if self._hangup is None:
-            self._hangup = signum
-            threading.Thread(target=self.hang_up, args=(signum,), name="backprop-hangup", daemon=True).start()
-
     def hang_up(self, signum: int, grace: float = HANGUP_GRACE) -> None:
-        """Save the run as quitting does (session.stop()), then exit with status 128 + signum.
+        """What SIGHUP or SIGTERM does (tui/hangup.py): save the run, exit with 128 + signum."""
+        self.hangup.run(signum, grace)
 
-        Called in its own thread by the signal handler; `grace` > 0 ends the process that many seconds
-        later if the exit has not happened by then (the terminal may be gone and writes to it hang).
-        """
-        self._hangup = signum
-        code = 128 + signum
-        try:
-            self.session.stop()
-        except Exception:  # nowhere to report it (the terminal may be gone), and the exit must still happen
-            pass
-        if grace:
-            watchdog = threading.Timer(grace, os._exit, (code,))
-            watchdog.daemon = True  # harmless once the process has ended
-            watchdog.start()
+    def _exit_from_any_thread(self, code: int) -> None:
         loop = self._loop
         if loop is not None and threading.current_thread() is not threading.main_thread():
             loop.call_soon_threadsafe(lambda: self.exit(return_code=code))
