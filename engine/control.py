@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .config import TrainConfig
+from .controls import CheckpointPath, RunState, checked_setting
 from .run_lock import holder
 
 COMMANDS_FILE = "commands.jsonl"
 COMMANDS = ("pause", "resume", "step", "set", "gradcheck", "evaluate", "checkpoint")
-SETTINGS = ("lr", "batch_size", "optimizer", "gradcheck_every", "insight_every")  # what `set` may change
 
 
 class ControlError(Exception):
@@ -72,8 +72,7 @@ class CommandInbox:
         name = command.get("command")
         try:
             if name == "set":
-                if command.get("name") in SETTINGS:
-                    getattr(t, f"set_{command['name']}")(command.get("value"))
+                t.set(command.get("name"), command.get("value"))
             elif name == "checkpoint":
                 t.request_checkpoint(self.checkpoint_path)
             elif name == "gradcheck":
@@ -103,7 +102,7 @@ class RemoteTrainer:
     Trainer's own) for a bad setting; the effect shows up in the run's event log.
     """
 
-    state = "remote"  # never "idle": the other process started it
+    state = RunState.REMOTE  # never IDLE: the other process started it
 
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
@@ -127,26 +126,14 @@ class RemoteTrainer:
     def request_evaluation(self) -> None:
         self._send({"command": "evaluate"})
 
-    def request_checkpoint(self) -> None:
+    def request_checkpoint(self, path: CheckpointPath | None = None) -> None:
+        """Ask the training process for a manual checkpoint; it names the file (see Controls)."""
+        if path is not None:
+            raise ValueError("the process that trains the run names its checkpoints: send no path")
         self._send({"command": "checkpoint"})
 
-    def set_lr(self, value: float) -> None:
-        self._set("lr", value)
-
-    def set_batch_size(self, value: int) -> None:
-        self._set("batch_size", value)
-
-    def set_optimizer(self, value: str) -> None:
-        self._set("optimizer", value)
-
-    def set_gradcheck_every(self, value: int) -> None:
-        self._set("gradcheck_every", value)
-
-    def set_insight_every(self, value: int) -> None:
-        self._set("insight_every", value)
-
-    def _set(self, name: str, value) -> None:
-        TrainConfig().with_changes(**{name: value})  # the bounds do not depend on other settings
+    def set(self, name: str, value) -> None:
+        checked_setting(TrainConfig(), name, value)  # the bounds do not depend on other settings
         self._send({"command": "set", "name": name, "value": value})
 
     def _send(self, command: dict) -> None:

@@ -1,6 +1,6 @@
 """The training loop, run in a worker thread the trainer owns.
 
-Controls (start, pause, resume, step, stop, set_*, request_*) may be called
+Controls (start, pause, resume, step, stop, set, request_*: engine.controls.Controls) may be called
 from any thread: they validate their argument at once (raising ValueError and
 changing nothing when it is wrong) and queue a command that the worker runs
 before its next batch, so every change lands between batches and in order.
@@ -20,6 +20,7 @@ import numpy as np
 from . import events as ev
 from .checkpoint import Checkpoint, CheckpointError, save_checkpoint
 from .config import TrainConfig
+from .controls import CheckpointPath, RunState, checked_setting
 from .dataset import Dataset
 from .functions import as_float
 from .gradcheck import GradCheckCancelled, gradient_check
@@ -27,9 +28,6 @@ from .insight import layer_stats, weight_images
 from .network import Network, fraction_correct
 from .optimizers import make_optimizer, optimizer_state, restore_optimizer
 
-IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
-    "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
-)
 IDLE_WAIT = 0.25  # seconds a paused worker sleeps between checks; commands wake it at once
 RATE_SMOOTHING = 0.05  # weight of the newest batch in the samples/s average
 
@@ -58,7 +56,7 @@ class Trainer:
         self.optimizer = make_optimizer(config.optimizer, config.lr)
         self.iteration = 0
         self.epochs_done = 0
-        self.state = IDLE
+        self.state = RunState.IDLE  # a RunState, which compares equal to its plain word
         self._order = self._rng.permutation(len(dataset.x_train))
         self._cursor = 0
         self._buffers: dict[int, np.ndarray] = {}
@@ -77,7 +75,7 @@ class Trainer:
     def start(self, paused: bool = False) -> None:
         if self._thread is not None:
             raise RuntimeError("this trainer has already been started")
-        self.state = PAUSED if paused else RUNNING
+        self.state = RunState.PAUSED if paused else RunState.RUNNING
         self._thread = threading.Thread(target=self._run, name="backprop-trainer", daemon=True)
         self._thread.start()
 
@@ -91,21 +89,9 @@ class Trainer:
         """Run exactly one batch, then stay paused (pauses first if running)."""
         self._queue("step")
 
-    def set_lr(self, lr: float) -> None:
-        self._set("lr", lr)
-
-    def set_batch_size(self, batch_size: int) -> None:
-        self._set("batch_size", batch_size)
-
-    def set_optimizer(self, name: str) -> None:
-        """Switch optimizer (its state starts fresh), keeping the current learning rate."""
-        self._set("optimizer", name)
-
-    def set_gradcheck_every(self, iterations: int) -> None:
-        self._set("gradcheck_every", iterations)
-
-    def set_insight_every(self, iterations: int) -> None:
-        self._set("insight_every", iterations)
+    def set(self, name: str, value) -> None:
+        checked_setting(self.config, name, value)  # raises ConfigError; nothing is queued
+        self._queue("set", name, value)
 
     def request_gradcheck(self) -> None:
         self._queue("gradcheck")
@@ -113,11 +99,13 @@ class Trainer:
     def request_evaluation(self) -> None:
         self._queue("evaluate")
 
-    def request_checkpoint(self, path) -> None:
+    def request_checkpoint(self, path: CheckpointPath | None = None) -> None:
         """Save a checkpoint between batches (emits CheckpointSaved, or WriteFailed).
 
         `path` may be a function of the iteration the checkpoint is taken at.
         """
+        if path is None:
+            raise ValueError("a trainer keeps no run of its own: say where to save the checkpoint")
         self._queue("checkpoint", path)
 
     def checkpoint(self) -> Checkpoint:
@@ -165,7 +153,7 @@ class Trainer:
             self._stop_requested = True
             self._wake.notify_all()
         if self._thread is None:
-            self.state = STOPPED
+            self.state = RunState.STOPPED
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -179,10 +167,6 @@ class Trainer:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-    def _set(self, name: str, value) -> None:
-        self.config.with_changes(**{name: value})  # raises ValueError; nothing is queued
-        self._queue("set", name, value)
 
     def _queue(self, *command) -> None:
         with self._wake:
@@ -205,12 +189,12 @@ class Trainer:
         try:
             self._emit(ev.Started(self.config, self.network.architecture, self.dataset.name,
                                   len(self.dataset.x_train), len(self.dataset.x_test), self.iteration))
-            if self.state == PAUSED:
+            if self.state == RunState.PAUSED:
                 self._emit(ev.Paused(self.iteration))
             self._evaluate(epoch_end=self.iteration == 0)  # a resumed run re-scores, without a new epoch point
             while not self._done():
                 self._run_commands()
-                if self.state != RUNNING:
+                if self.state != RunState.RUNNING:
                     if self._pending_steps == 0:
                         self._idle()
                         continue
@@ -220,12 +204,12 @@ class Trainer:
             self._run_commands()  # what the last batch's events asked for (a checkpoint at the last epoch)
             if self._last_eval_iteration != self.iteration:
                 self._evaluate(epoch_end=False)
-            self.state = FINISHED
+            self.state = RunState.FINISHED
             self._emit(ev.Finished(self.iteration, time.perf_counter() - began))
         except (_Stop, GradCheckCancelled):
-            self.state = STOPPED
+            self.state = RunState.STOPPED
         except Exception as exc:  # the worker must report, never die silently
-            self.state = FAILED
+            self.state = RunState.FAILED
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             self._emit(ev.Failed(detail))
 
@@ -255,13 +239,13 @@ class Trainer:
             self._check_stop()
 
     def _do_pause(self) -> None:
-        if self.state == RUNNING:
-            self.state = PAUSED
+        if self.state == RunState.RUNNING:
+            self.state = RunState.PAUSED
             self._emit(ev.Paused(self.iteration))
 
     def _do_resume(self) -> None:
-        if self.state in (PAUSED, DIVERGED):
-            self.state = RUNNING
+        if self.state in (RunState.PAUSED, RunState.DIVERGED):
+            self.state = RunState.RUNNING
             self._pending_steps = 0
             self._emit(ev.Resumed(self.iteration))
 
@@ -323,7 +307,7 @@ class Trainer:
             if self._last_good is not None:
                 for key, p in net.params.items():
                     np.copyto(p, self._last_good[key])
-            self.state = DIVERGED
+            self.state = RunState.DIVERGED
             self._pending_steps = 0
             self._emit(ev.Diverged(self.iteration + 1, loss))
             return

@@ -21,13 +21,11 @@ import numpy as np
 
 from engine import events as ev
 from engine.config import TrainConfig
+from engine.controls import CheckpointPath, RunState, checked_setting
 from engine.dataset import Dataset, DatasetError
 from engine.gradcheck import GradCheckRow
 from tests.conftest import make_dataset
 
-IDLE, RUNNING, PAUSED, DIVERGED, FINISHED, FAILED, STOPPED = (
-    "idle", "running", "paused", "diverged", "finished", "failed", "stopped"
-)
 SAMPLES_PER_S = 12_345.0  # shown as "12k samples/s"
 SAMPLE_COUNT = 40
 # Indices of the preview digits the scripted network gets wrong.
@@ -143,7 +141,7 @@ class ScriptedTrainer:
 
     Like the real one, a control that arrives before start() waits and runs after
     the initial evaluation; a control after the run ended (finished, failed,
-    stopped) does nothing; set_* validate at once and raise ConfigError.
+    stopped) does nothing; set validates at once and raises ConfigError.
     """
 
     def __init__(self, dataset: Dataset, config: TrainConfig = TrainConfig(),
@@ -151,7 +149,7 @@ class ScriptedTrainer:
         self.dataset = dataset
         self.config = config
         self._sink = sink
-        self.state = IDLE
+        self.state = RunState.IDLE
         self.iteration = 0
         self.calls: list[str] = []  # every control called, in order
         self.emitted: list[ev.Event] = []
@@ -169,7 +167,7 @@ class ScriptedTrainer:
 
     @property
     def alive(self) -> bool:
-        return self.state in (RUNNING, PAUSED, DIVERGED)
+        return self.state in (RunState.RUNNING, RunState.PAUSED, RunState.DIVERGED)
 
     def _emit(self, event) -> None:
         self.emitted.append(event)
@@ -177,7 +175,7 @@ class ScriptedTrainer:
 
     def _command(self, name: str, run: Callable[[], None]) -> None:
         self.calls.append(name)
-        if self.state == IDLE:
+        if self.state == RunState.IDLE:
             self._queued.append(run)
         elif self.alive:
             run()
@@ -189,7 +187,7 @@ class ScriptedTrainer:
         if self._started:
             raise RuntimeError("this trainer has already been started")
         self._started = True
-        self.state = PAUSED if paused else RUNNING
+        self.state = RunState.PAUSED if paused else RunState.RUNNING
         self._emit(ev.Started(self.config, self.architecture, self.dataset.name,
                               len(self.dataset.x_train), len(self.dataset.x_test), self.iteration))
         if paused:
@@ -210,20 +208,9 @@ class ScriptedTrainer:
     def step(self) -> None:
         self._command("step", self._do_step)
 
-    def set_lr(self, lr: float) -> None:
-        self._set("lr", lr)
-
-    def set_batch_size(self, batch_size: int) -> None:
-        self._set("batch_size", batch_size)
-
-    def set_optimizer(self, name: str) -> None:
-        self._set("optimizer", name)
-
-    def set_gradcheck_every(self, iterations: int) -> None:
-        self._set("gradcheck_every", iterations)
-
-    def set_insight_every(self, iterations: int) -> None:
-        self._set("insight_every", iterations)
+    def set(self, name: str, value) -> None:
+        checked_setting(self.config, name, value)  # raises ConfigError, changing nothing
+        self._command(f"set {name}", lambda: self._do_set(name, value))
 
     def request_gradcheck(self) -> None:
         self._command("gradcheck", self._do_gradcheck)
@@ -231,10 +218,17 @@ class ScriptedTrainer:
     def request_evaluation(self) -> None:
         self._command("evaluate", self._evaluate)
 
+    def request_checkpoint(self, path: CheckpointPath | None = None) -> None:
+        """Report the checkpoint saved, writing no file (the scripted run has no parameters to keep)."""
+        if path is None:
+            raise ValueError("a trainer keeps no run of its own: say where to save the checkpoint")
+        self._command("checkpoint", lambda: self._emit(
+            ev.CheckpointSaved(str(path(self.iteration) if callable(path) else path), self.iteration)))
+
     def stop(self, timeout: float = 5.0) -> bool:
         self.calls.append("stop")
-        if self.state in (IDLE, RUNNING, PAUSED, DIVERGED):
-            self.state = STOPPED
+        if self.state in (RunState.IDLE, RunState.RUNNING, RunState.PAUSED, RunState.DIVERGED):
+            self.state = RunState.STOPPED
         return True
 
     def join(self, timeout: float | None = None) -> bool:
@@ -245,28 +239,24 @@ class ScriptedTrainer:
     def advance(self, n: int = 1) -> None:
         """Train n batches if running (a running worker would do so by itself)."""
         for _ in range(n):
-            if self.state != RUNNING:
+            if self.state != RunState.RUNNING:
                 return
             self._batch()
 
     def diverge(self, loss: float = float("nan")) -> None:
-        self.state = DIVERGED
+        self.state = RunState.DIVERGED
         self._emit(ev.Diverged(self.iteration + 1, loss))
 
     def fail(self, message: str = "RuntimeError: scripted failure") -> None:
-        self.state = FAILED
+        self.state = RunState.FAILED
         self._emit(ev.Failed(message))
 
     def finish(self, seconds: float = 1.5) -> None:
         self._evaluate()
-        self.state = FINISHED
+        self.state = RunState.FINISHED
         self._emit(ev.Finished(self.iteration, seconds))
 
     # ---- worker-side behaviour ------------------------------------------------------------
-
-    def _set(self, name: str, value) -> None:
-        self.config.with_changes(**{name: value})  # raises ConfigError, changing nothing
-        self._command(f"set_{name}", lambda: self._do_set(name, value))
 
     def _do_set(self, name: str, value) -> None:
         old = getattr(self.config, name)
@@ -276,13 +266,13 @@ class ScriptedTrainer:
         self._emit(ev.ParamChanged(name, old, value, self.iteration))
 
     def _do_pause(self) -> None:
-        if self.state == RUNNING:
-            self.state = PAUSED
+        if self.state == RunState.RUNNING:
+            self.state = RunState.PAUSED
             self._emit(ev.Paused(self.iteration))
 
     def _do_resume(self) -> None:
-        if self.state in (PAUSED, DIVERGED):
-            self.state = RUNNING
+        if self.state in (RunState.PAUSED, RunState.DIVERGED):
+            self.state = RunState.RUNNING
             self._emit(ev.Resumed(self.iteration))
 
     def _do_step(self) -> None:

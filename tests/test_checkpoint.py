@@ -7,7 +7,8 @@ import pytest
 from engine import events as ev
 from engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from engine.config import TrainConfig
-from engine.trainer import FINISHED, Trainer
+from engine.controls import RunState
+from engine.trainer import Trainer
 from tests.conftest import EventLog, make_dataset
 
 BASE = TrainConfig(hidden_sizes=(8,), batch_size=20, weight_init="he", preview_count=0)
@@ -17,7 +18,7 @@ def run(trainer: Trainer) -> EventLog:
     log = EventLog()
     trainer.sink = log
     trainer.start()
-    assert trainer.join(timeout=30) and trainer.state == FINISHED
+    assert trainer.join(timeout=30) and trainer.state == RunState.FINISHED
     return log
 
 

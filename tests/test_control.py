@@ -13,6 +13,7 @@ import pytest
 from engine import events as ev
 from engine.config import TrainConfig
 from engine.control import CommandInbox, ControlError, RemoteTrainer, commands_size
+from engine.controls import checked_setting
 from engine.run_lock import RunLock
 from engine.runs import FLUSH_EVERY, HOUSEKEEPING, RunLog, new_run_dir
 from engine.trainer import Trainer
@@ -28,12 +29,12 @@ class RecordingTrainer:
         self.calls = []
         self.config = CONFIG
 
+    def set(self, name, value):
+        checked_setting(self.config, name, value)
+        self.calls.append(("set", name, value))
+
     def __getattr__(self, name):
-        def control(*args):
-            if name.startswith("set_"):
-                self.config.with_changes(**{name[4:]: args[0]})
-            self.calls.append((name, *args))
-        return control
+        return lambda *args: self.calls.append((name, *args))
 
 
 @pytest.fixture
@@ -63,15 +64,15 @@ def test_commands_reach_the_trainer_in_order_and_only_new_ones(live):
     inbox = CommandInbox(run, trainer, lambda i: run / f"ck-{i}.npz")
     remote = RemoteTrainer(run)
     remote.step()
-    remote.set_lr(0.05)
+    remote.set("lr", 0.05)
     remote.request_checkpoint()
     remote.request_gradcheck()
     remote.request_evaluation()
     remote.resume()
     inbox.poll()
     names = [c[0] for c in trainer.calls]
-    assert names == ["step", "set_lr", "request_checkpoint", "request_gradcheck", "request_evaluation", "resume"]
-    assert trainer.calls[1] == ("set_lr", 0.05)
+    assert names == ["step", "set", "request_checkpoint", "request_gradcheck", "request_evaluation", "resume"]
+    assert trainer.calls[1] == ("set", "lr", 0.05)
     assert trainer.calls[2][1](7) == run / "ck-7.npz"
     inbox.poll()
     assert len(trainer.calls) == 6  # each command runs once
@@ -96,9 +97,9 @@ def test_a_bad_setting_is_refused_before_anything_is_sent(run):
     CommandInbox(run, RecordingTrainer(), lambda i: run)
     before = (run / "commands.jsonl").read_bytes()
     with pytest.raises(ValueError, match="learning rate"):
-        RemoteTrainer(run).set_lr(0)
+        RemoteTrainer(run).set("lr", 0)
     with pytest.raises(ValueError, match="optimizer"):
-        RemoteTrainer(run).set_optimizer("nesterov")
+        RemoteTrainer(run).set("optimizer", "nesterov")
     assert (run / "commands.jsonl").read_bytes() == before
 
 
@@ -153,7 +154,7 @@ def test_a_run_log_takes_commands_for_its_trainer(run):
         remote.pause()
         wait_for(lambda: trainer.state == "paused")
         at = trainer.iteration
-        remote.set_lr(0.025)
+        remote.set("lr", 0.025)
         remote.step()
         wait_for(lambda: trainer.iteration == at + 1)
         assert trainer.config.lr == 0.025

@@ -9,8 +9,9 @@ import pytest
 
 from engine import events as ev
 from engine.config import TrainConfig
+from engine.controls import RunState
 from engine.dataset import Dataset
-from engine.trainer import DIVERGED, FAILED, FINISHED, PAUSED, RUNNING, STOPPED, Trainer
+from engine.trainer import Trainer
 from tests.conftest import EventLog, make_dataset
 
 SMALL = TrainConfig(hidden_sizes=(8,), batch_size=20, iters=60, preview_count=12)
@@ -21,7 +22,7 @@ def run_to_end(dataset, config) -> EventLog:
     trainer = Trainer(dataset, config, log)
     trainer.start()
     assert trainer.join(timeout=30)
-    assert trainer.state == FINISHED
+    assert trainer.state == RunState.FINISHED
     return log
 
 
@@ -77,7 +78,7 @@ def test_start_paused_then_step_advances_exactly_one(toy, log):
     trainer.step()
     log.wait_kind(ev.BatchDone, 3)
     time.sleep(0.2)
-    assert trainer.iteration == 3 and trainer.state == PAUSED
+    assert trainer.iteration == 3 and trainer.state == RunState.PAUSED
     assert trainer.stop(timeout=2)
 
 
@@ -88,17 +89,17 @@ def test_pause_resume_and_prompt_stop(toy, log):
     trainer.pause()
     paused = log.wait_kind(ev.Paused)[0]
     time.sleep(0.2)
-    assert trainer.state == PAUSED and trainer.iteration == paused.iteration
+    assert trainer.state == RunState.PAUSED and trainer.iteration == paused.iteration
     assert log.of(ev.BatchDone)[-1].iteration == paused.iteration
     trainer.resume()
     resumed = log.wait_kind(ev.Resumed)[0]
     assert resumed.iteration == paused.iteration
     log.wait_for(lambda evs: trainer.iteration > paused.iteration + 5)
-    assert trainer.state == RUNNING
+    assert trainer.state == RunState.RUNNING
     began = time.perf_counter()
     assert trainer.stop(timeout=2)
     assert time.perf_counter() - began < 1.0
-    assert trainer.state == STOPPED and not trainer.alive
+    assert trainer.state == RunState.STOPPED and not trainer.alive
 
 
 def test_step_while_running_pauses_after_one_more_batch(toy, log):
@@ -109,13 +110,13 @@ def test_step_while_running_pauses_after_one_more_batch(toy, log):
     paused = log.wait_kind(ev.Paused)[0]
     log.wait_for(lambda evs: trainer.iteration == paused.iteration + 1)
     time.sleep(0.2)
-    assert trainer.iteration == paused.iteration + 1 and trainer.state == PAUSED
+    assert trainer.iteration == paused.iteration + 1 and trainer.state == RunState.PAUSED
     trainer.stop()
 
 
 def test_stop_while_paused_and_before_start(toy, log):
     trainer = Trainer(toy, SMALL, log)
-    assert trainer.stop(timeout=1) and trainer.state == STOPPED
+    assert trainer.stop(timeout=1) and trainer.state == RunState.STOPPED
     trainer = Trainer(toy, SMALL, log)
     trainer.start(paused=True)
     log.wait_kind(ev.Paused)
@@ -129,7 +130,7 @@ def test_live_lr_change_applies_to_next_batch(toy, log):
     trainer.start(paused=True)
     trainer.step()
     log.wait_kind(ev.BatchDone, 1)
-    trainer.set_lr(0.025)
+    trainer.set("lr", 0.025)
     trainer.step()
     log.wait_kind(ev.BatchDone, 2)
     changed = log.of(ev.ParamChanged)
@@ -146,7 +147,7 @@ def test_lr_change_matches_a_run_started_with_that_lr_from_there(toy):
     log = EventLog()
     trainer = Trainer(toy, SMALL, log)
     before = {k: v.copy() for k, v in trainer.network.params.items()}
-    trainer.set_lr(0.5)
+    trainer.set("lr", 0.5)
     trainer.start(paused=True)
     trainer.step()
     log.wait_kind(ev.BatchDone, 1)
@@ -158,10 +159,10 @@ def test_lr_change_matches_a_run_started_with_that_lr_from_there(toy):
 
 def test_invalid_live_values_are_refused_and_change_nothing(toy, log):
     trainer = Trainer(toy, SMALL, log)
-    for call, value in [(trainer.set_lr, 0), (trainer.set_lr, "fast"), (trainer.set_batch_size, -5),
-                        (trainer.set_optimizer, "rmsprop"), (trainer.set_gradcheck_every, -1)]:
+    for name, value in [("lr", 0), ("lr", "fast"), ("batch_size", -5), ("optimizer", "rmsprop"),
+                        ("gradcheck_every", -1), ("seed", 3)]:
         with pytest.raises(ValueError):
-            call(value)
+            trainer.set(name, value)
     trainer.start(paused=True)
     trainer.step()
     log.wait_kind(ev.BatchDone, 1)
@@ -172,8 +173,8 @@ def test_invalid_live_values_are_refused_and_change_nothing(toy, log):
 
 def test_batch_size_and_optimizer_changes(toy, log):
     trainer = Trainer(toy, SMALL, log)
-    trainer.set_batch_size(100)
-    trainer.set_optimizer("adam")
+    trainer.set("batch_size", 100)
+    trainer.set("optimizer", "adam")
     trainer.start(paused=True)
     trainer.step()
     log.wait_kind(ev.BatchDone, 1)
@@ -231,7 +232,7 @@ def test_nan_loss_pauses_keeps_finite_params_and_can_resume(log):
     diverged = log.wait_kind(ev.Diverged)[0]
     assert diverged.iteration == 1 and not np.isfinite(diverged.loss)
     time.sleep(0.2)
-    assert trainer.state == DIVERGED and trainer.iteration == 0 and not log.of(ev.BatchDone)
+    assert trainer.state == RunState.DIVERGED and trainer.iteration == 0 and not log.of(ev.BatchDone)
     for key, p in trainer.network.params.items():
         assert np.all(np.isfinite(p))
         np.testing.assert_array_equal(p, before[key])
@@ -250,7 +251,7 @@ def test_exception_in_worker_reports_failed(toy, log):
     trainer.start()
     failed = log.wait_kind(ev.Failed)[0]
     assert "RuntimeError: boom in backprop" in failed.message
-    assert trainer.join(timeout=2) and trainer.state == FAILED
+    assert trainer.join(timeout=2) and trainer.state == RunState.FAILED
 
 
 def test_start_twice_is_an_error(toy):
@@ -384,11 +385,11 @@ def test_insight_every_changes_live(toy, log):
     trainer.start(paused=True)
     trainer.step()
     log.wait_kind(ev.BatchDone, 1)
-    trainer.set_insight_every(1)
+    trainer.set("insight_every", 1)
     trainer.step()
     log.wait_kind(ev.LayerStats)
     trainer.stop()
     assert log.of(ev.ParamChanged) == [ev.ParamChanged("insight_every", 0, 1, 1)]
     assert [s.iteration for s in log.of(ev.LayerStats)] == [2]
     with pytest.raises(ValueError, match="insight every"):
-        trainer.set_insight_every(-1)
+        trainer.set("insight_every", -1)

@@ -743,7 +743,7 @@ def test_scripted_trainer_refuses_settings_like_the_real_one(name, value):
         events = []
         trainer = cls(TINY, REAL, events.append)
         with pytest.raises(ConfigError) as info:
-            getattr(trainer, f"set_{name}")(value)
+            trainer.set(name, value)
         assert name in info.value.problems, cls
         assert events == [] and trainer.config == REAL
 
@@ -1036,7 +1036,7 @@ async def test_a_setting_changed_from_an_attached_monitor_becomes_the_apps_own()
     app = fake_app()
     async with running(app) as pilot:
         await press(pilot, "s")
-        app.trainer.set_lr(0.025)  # as the run's command channel does for an attached monitor
+        app.trainer.set("lr", 0.025)  # as the run's command channel does for an attached monitor
         await settle(pilot)
         assert app.pending.lr == 0.025 and "lr 0.025 " in status_text(app) and "→" not in status_text(app)
         await press(pilot, "right_square_bracket")

@@ -466,7 +466,7 @@ class BackpropApp(App):
         problem = "the dataset is still loading" if self.trainer is None else None
         if problem is None:
             try:
-                getattr(self.trainer, f"set_{name}")(value)
+                self.trainer.set(name, value)
             except ConfigError as exc:
                 problem = exc.problems.get(name, str(exc))
             except ControlError as exc:

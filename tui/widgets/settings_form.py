@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
 from engine.config import ConfigError, TrainConfig
+from engine.controls import LIVE_SETTINGS
 from engine.network import ACTIVATIONS
 from engine.optimizers import OPTIMIZERS
 from engine.options import parse_hidden
@@ -25,23 +26,27 @@ from engine.registry import REGISTRY
 class Field:
     name: str  # the TrainConfig field
     title: str
-    live: bool
     choices: tuple[str, ...] = ()  # a Select when given, else an Input
+
+    @property
+    def live(self) -> bool:
+        """Applies at the next batch (the others on reset)."""
+        return self.name in LIVE_SETTINGS
 
 
 FIELDS = (
-    Field("lr", "learning rate", True),
-    Field("batch_size", "batch size", True),
-    Field("optimizer", "optimizer", True, tuple(OPTIMIZERS)),
-    Field("gradcheck_every", "grad-check interval (0 = off)", True),
-    Field("insight_every", "layer-stats interval (0 = off)", True),
-    Field("hidden_sizes", "hidden sizes (e.g. 100,50)", False),
-    Field("activation", "activation", False, tuple(ACTIVATIONS)),
-    Field("weight_init", "weight init (std, he, xavier)", False),
-    Field("iters", "iterations", False),
-    Field("epochs", "epochs (blank = use iterations)", False),
-    Field("seed", "seed", False),
-    Field("dataset", "dataset", False, tuple(REGISTRY)),
+    Field("lr", "learning rate"),
+    Field("batch_size", "batch size"),
+    Field("optimizer", "optimizer", tuple(OPTIMIZERS)),
+    Field("gradcheck_every", "grad-check interval (0 = off)"),
+    Field("insight_every", "layer-stats interval (0 = off)"),
+    Field("hidden_sizes", "hidden sizes (e.g. 100,50)"),
+    Field("activation", "activation", tuple(ACTIVATIONS)),
+    Field("weight_init", "weight init (std, he, xavier)"),
+    Field("iters", "iterations"),
+    Field("epochs", "epochs (blank = use iterations)"),
+    Field("seed", "seed"),
+    Field("dataset", "dataset", tuple(REGISTRY)),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 
