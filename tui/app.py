@@ -35,6 +35,7 @@ from .screens.dataset_screen import RETRY, DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
 from .screens.runs_screen import RunsScreen
 from .session import Session
+from .settings import BY_NAME, display
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
 from .widgets.computational_graph import HELP as GRAPH_HELP
@@ -46,7 +47,7 @@ from .widgets.layer_stats import LayerStatsView
 from .widgets.loss_plot import LossPlot
 from .widgets.message_bar import MessageBar
 from .widgets.probability_bars import ProbabilityBars
-from .widgets.settings_form import BY_NAME, SettingsForm, display
+from .widgets.settings_form import SettingsForm
 from .widgets.status_bar import StatusBar
 from .widgets.weight_images import WeightImagesView
 from .widgets.worst_mistakes import WorstMistakes
