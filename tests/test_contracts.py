@@ -14,7 +14,7 @@ CONTRACTS = (
     "the data layer imports nothing of training",
     "tui layers",
     "widgets and screens never touch the trainer, run log, control channel, loader or checkpoints",
-    "state, session, messages and options import no Textual",
+    "the decisions (controller, pacing, hang-up, settings), state, session, messages and options import no Textual",
 )
 
 

@@ -19,15 +19,15 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from engine import events as ev
 from engine.atomic import write_bytes_atomic
-from engine.config import ConfigError
 from engine.control import ControlError
 from engine.export import export_run
 from engine.run_lock import UNNAMED
 from engine.runs import LogReplaced
 
+from .controller import Controller, Verdict
 from .hangup import GRACE as HANGUP_GRACE
 from .hangup import HangUp
-from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
+from .messages import DatasetUnavailable, DatasetWarning
 from .options import UiOptions
 from .pacing import TICK, RedrawPacing
 from .screens.confirm_screen import ConfirmScreen
@@ -35,7 +35,6 @@ from .screens.dataset_screen import RETRY, DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
 from .screens.runs_screen import RunsScreen
 from .session import Session
-from .settings import BY_NAME, display
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
 from .widgets.computational_graph import HELP as GRAPH_HELP
@@ -112,8 +111,8 @@ class BackpropApp(App):
         self.ui = ui or UiOptions()
         self.pacing = RedrawPacing(self.ui)
         self.hangup = HangUp(session.stop, self._exit_from_any_thread)
-        self.monitor = MonitorState(session.config)
-        self.pending = session.config  # settings to apply at the next reset
+        self.monitor = MonitorState(session.config)  # the one state, for the app's whole life
+        self.controller = Controller(session, self.monitor)
         self._stale: set[str] = set()  # views whose data changed since they were last drawn
         self._checkpoint_asked = False  # c was pressed: say when that checkpoint is saved
         self.digit_view: tuple | None = None  # the Digits tab shows ("cell", label, prediction) or ("worst",)
@@ -304,8 +303,8 @@ class BackpropApp(App):
         if self._replaying and isinstance(event, (ev.Diverged, ev.Failed, ev.CheckpointSaved, ev.WriteFailed,
                                                   ev.Finished)):
             return
-        if isinstance(event, ev.ParamChanged):  # from these keys, or from a monitor attached elsewhere
-            self.pending = self.pending.with_changes(**{event.name: event.new})
+        if self.controller.follow(event) and (form := self.settings_form()):
+            form.load(self.pending)
         if isinstance(event, ev.Diverged):
             self.notify(self.monitor.message, title="Diverged: paused", severity="warning", timeout=8)
         elif isinstance(event, ev.Failed):
@@ -327,22 +326,13 @@ class BackpropApp(App):
                         title="Unverified data", severity="warning", timeout=10)
         elif isinstance(event, DatasetUnavailable):
             self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._dataset_screen_closed)
-        elif isinstance(event, DatasetReady):
-            # The session's settings are the run's (a resumed run brings its own).
-            self.pending = self.monitor.config = self.session.config
-            if form := self.settings_form():
-                form.load(self.pending)
 
     def _follow(self, event) -> bool:
-        """Attached: the settings shown are the run's. True when the event needs nothing more."""
-        if isinstance(event, LogReplaced):  # the run was resumed from a checkpoint: its log is read again
+        """Attached: the run was resumed from a checkpoint, so its log is read again. True when it was."""
+        if isinstance(event, LogReplaced):
             self.monitor.reset(self.session.config)
             self._stale |= {"loss", "accuracy", "gradcheck"}  # the preview keeps its digits
             return True
-        if isinstance(event, ev.Started):
-            self.pending = self.monitor.config
-            if form := self.settings_form():
-                form.load(self.pending)
         return False
 
     def settings_form(self) -> SettingsForm | None:
@@ -352,7 +342,7 @@ class BackpropApp(App):
     
     def _dataset_screen_closed(self, choice: str | None) -> None:
         if choice == RETRY:
-            self._reset_state()
+            self.controller.restart_state()
             self.session.load()
         elif choice is not None:
             self.action_show_tab(choice)  # Settings, to choose another dataset, or another tab
@@ -383,12 +373,8 @@ class BackpropApp(App):
         return "attached, read-only: no process trains it now"
 
     def _can_train(self) -> bool:
-        if self.trainer is None:  # loading: without data at all, the keys that train are hidden (key_works)
-            self.notify("The dataset is still loading.", severity="warning")
-            return False
-        if self.monitor.state in ("finished", "failed"):
-            self.notify("This run has ended: " + ("press r to reset." if self.session.follower is None else
-                        "continue it with python -m engine train --resume RUN."), severity="warning")
+        if (problem := self.controller.why_not_train()) is not None:
+            self.notify(problem, severity="warning")
             return False
         return True
 
@@ -461,70 +447,45 @@ class BackpropApp(App):
     def action_lr_up(self) -> None:
         self._set_live("lr", self.pending.lr * LR_FACTOR)
 
-    def _set_live(self, name: str, value) -> bool:
-        """Hand a live setting to the trainer; False (with the reason shown) when it is refused."""
+    @property
+    def pending(self):
+        """The settings the user has asked for (the controller's)."""
+        return self.controller.pending
+
+    def _set_live(self, name: str, value) -> None:
+        self._show_verdict(name, Verdict(error=problem, live=True) if (problem := self.controller.set_live(name, value))
+                           else Verdict("applies at the next batch", live=True))
+
+    def _show_verdict(self, name: str, verdict: Verdict) -> None:
+        """A setting's fate beside its field (once the form is there); a refused live one as a notification too."""
         form = self.settings_form()
-        problem = "the dataset is still loading" if self.trainer is None else None
-        if problem is None:
-            try:
-                self.trainer.set(name, value)
-            except ConfigError as exc:
-                problem = exc.problems.get(name, str(exc))
-            except ControlError as exc:
-                problem = str(exc)
-        if problem is not None:
+        if verdict.error is not None:
             if form:
-                form.show_error(name, problem)
-            self.notify(problem, severity="error")
-            return False
-        self.pending = self.pending.with_changes(**{name: value})
-        if form:
-            form.show_note(name, "applies at the next batch")
-        return True
+                form.show_error(name, verdict.error)
+            if verdict.live:
+                self.notify(verdict.error, severity="error")
+        elif form:
+            form.show_note(name, verdict.note)
 
     def on_settings_form_submitted(self, message: SettingsForm.Submitted) -> None:
-        form = message.form
-        if not form.is_attached:  # a Select's report arriving after the app closed the form (at exit)
-            return
-        if message.value == getattr(self.pending, message.field):
-            form.show_note(message.field, "")  # unchanged (a Select also reports its initial value)
-            return
-        if BY_NAME[message.field].live and self.monitor.state != "unavailable":  # else no trainer: it waits for r
-            self._set_live(message.field, message.value)
-            return
-        if self.session.follower is not None:
-            form.show_error(message.field, "attached: only the live settings (●) reach the run")
-            return
-        try:
-            self.pending = self.pending.with_changes(**{message.field: message.value})
-        except ConfigError as exc:
-            form.show_error(message.field, exc.problems.get(message.field, str(exc)))
-            return
-        source = self.session.source_note(message.value) if message.field == "dataset" else None
-        form.show_note(message.field, "applies on reset (r)" + (f"; {source}" if source else ""))
+        if message.form.is_attached:  # not a Select's report arriving after the app closed the form (at exit)
+            self._show_verdict(message.field, self.controller.submit(message.field, message.value))
 
     def action_reset(self) -> None:
-        if self.session.follower is not None:
-            self.notify("Attached: a reset belongs to the process that trains this run.", severity="warning")
+        if (refusal := self.controller.reset_refusal()) is not None:
+            self.notify(refusal, severity="warning")
             return
         if self.trainer is None and self.monitor.state == "loading":
             return
-        if self.monitor.state == "unavailable":  # no data, so no run to lose: load again, maybe another dataset
+        if (question := self.controller.reset_question()) is None:  # no data, so no run to lose: load again
             self._reset_confirmed(True)
-            return
-        changes = [f for f in BY_NAME if getattr(self.pending, f) != getattr(self.session.config, f)
-                   and not BY_NAME[f].live]
-        question = "Reset training? The current run's progress is discarded."
-        if changes:
-            question += "\nNew settings: " + ", ".join(
-                f"{BY_NAME[f].title.split(' (')[0]} {display(f, getattr(self.pending, f))}" for f in changes)
-        self.push_screen(ConfirmScreen(question), self._reset_confirmed)
+        else:
+            self.push_screen(ConfirmScreen(question), self._reset_confirmed)
 
     def _reset_confirmed(self, yes: bool | None) -> None:
         if not yes:
             return
-        self.session.reset(self.pending)
-        self._reset_state()
+        self.controller.reset()
         self._stale.clear()
         if form := self.settings_form():
             form.load(self.pending)
@@ -541,12 +502,6 @@ class BackpropApp(App):
         self.weight_images.show(None)
         self.refresh_status()
         self.refresh_bindings()  # the keys hidden without data come back (a reset from no data shows no question)
-
-    def _reset_state(self) -> None:
-        """The one MonitorState starts over for the session's run (the views keep reading it)."""
-        self.monitor.reset(self.session.config)
-        if self.session.dataset is not None:
-            self.monitor.apply(DatasetReady(self.session.dataset, self.session.config))
 
     # ---- views -----------------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""The decisions behind the keys, terminal-free: the settings the user has asked for, whether training
+can start, whether a setting applies now or on reset, the reset question, and what an attached monitor
+may do. The App asks and shows the answers; nothing here draws."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine import events as ev
+from engine.config import ConfigError, TrainConfig
+from engine.control import ControlError
+
+from .messages import DatasetReady
+from .session import Session
+from .settings import BY_NAME, display
+from .state import MonitorState
+
+RESET_QUESTION = "Reset training? The current run's progress is discarded."
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What becomes of a setting typed into the form: a note beside it, or a refusal."""
+
+    note: str = ""
+    error: str | None = None
+    live: bool = False  # it went to the trainer (a refusal of it is also worth a notification)
+
+
+class Controller:
+    def __init__(self, session: Session, state: MonitorState):
+        self.session = session
+        self.state = state
+        self.pending: TrainConfig = session.config  # what the user has asked for: live ones sent, others on reset
+
+    @property
+    def attached(self) -> bool:
+        return self.session.follower is not None
+
+    def why_not_train(self) -> str | None:
+        """Why the training keys cannot act now (None when they can)."""
+        if self.session.trainer is None:  # loading: without data at all, those keys are hidden
+            return "The dataset is still loading."
+        if self.state.state in ("finished", "failed"):
+            return "This run has ended: " + ("continue it with python -m engine train --resume RUN."
+                                             if self.attached else "press r to reset.")
+        return None
+
+    def set_live(self, name: str, value) -> str | None:
+        """Send a live setting to the trainer; the problem when it is refused (nothing changes then)."""
+        if self.session.trainer is None:
+            return "the dataset is still loading"
+        try:
+            self.session.trainer.set(name, value)
+        except ConfigError as exc:
+            return exc.problems.get(name, str(exc))
+        except ControlError as exc:
+            return str(exc)
+        self.pending = self.pending.with_changes(**{name: value})
+        return None
+
+    def submit(self, name: str, value) -> Verdict:
+        """A value typed into the settings form."""
+        if value == getattr(self.pending, name):
+            return Verdict()  # unchanged (a Select also reports its initial value)
+        if BY_NAME[name].live and self.state.state != "unavailable":  # else no trainer: it waits for r
+            problem = self.set_live(name, value)
+            return Verdict(error=problem, live=True) if problem else Verdict("applies at the next batch", live=True)
+        if self.attached:
+            return Verdict(error="attached: only the live settings (●) reach the run")
+        try:
+            self.pending = self.pending.with_changes(**{name: value})
+        except ConfigError as exc:
+            return Verdict(error=exc.problems.get(name, str(exc)))
+        source = self.session.source_note(value) if name == "dataset" else None
+        return Verdict("applies on reset (r)" + (f"; {source}" if source else ""))
+
+    def reset_refusal(self) -> str | None:
+        if self.attached:
+            return "Attached: a reset belongs to the process that trains this run."
+        return None
+
+    def reset_question(self) -> str | None:
+        """What to ask before a reset; None when there is nothing to lose (no data: it loads again at once)."""
+        if self.state.state == "unavailable":
+            return None
+        changes = [f for f in BY_NAME if getattr(self.pending, f) != getattr(self.session.config, f)
+                   and not BY_NAME[f].live]
+        if not changes:
+            return RESET_QUESTION
+        return RESET_QUESTION + "\nNew settings: " + ", ".join(
+            f"{BY_NAME[f].title.split(' (')[0]} {display(f, getattr(self.pending, f))}" for f in changes)
+
+    def reset(self) -> None:
+        """A new run with the requested settings; the one MonitorState starts over."""
+        self.session.reset(self.pending)
+        self.restart_state()
+
+    def restart_state(self) -> None:
+        self.state.reset(self.session.config)
+        if self.session.dataset is not None:
+            self.state.apply(DatasetReady(self.session.dataset, self.session.config))
+
+    def follow(self, event) -> bool:
+        """Keep the requested settings in step with the run; True when the form must show them afresh."""
+        if isinstance(event, ev.ParamChanged):  # from these keys, or from a monitor attached elsewhere
+            self.pending = self.pending.with_changes(**{event.name: event.new})
+        elif isinstance(event, DatasetReady):  # the session's settings are the run's (a resumed run's own)
+            self.pending = self.state.config = self.session.config
+            return True
+        elif isinstance(event, ev.Started) and self.attached:  # attached: the settings shown are the run's
+            self.pending = self.state.config
+            return True
+        return False
