@@ -453,8 +453,7 @@ class BackpropApp(App):
         return self.controller.pending
 
     def _set_live(self, name: str, value) -> None:
-        self._show_verdict(name, Verdict(error=problem, live=True) if (problem := self.controller.set_live(name, value))
-                           else Verdict("applies at the next batch", live=True))
+        self._show_verdict(name, self.controller.set_live(name, value))
 
     def _show_verdict(self, name: str, verdict: Verdict) -> None:
         """A setting's fate beside its field (once the form is there); a refused live one as a notification too."""

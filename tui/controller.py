@@ -45,26 +45,25 @@ class Controller:
                                              if self.attached else "press r to reset.")
         return None
 
-    def set_live(self, name: str, value) -> str | None:
-        """Send a live setting to the trainer; the problem when it is refused (nothing changes then)."""
+    def set_live(self, name: str, value) -> Verdict:
+        """Send a live setting to the trainer; refused (nothing changes) when it cannot take it."""
         if self.session.trainer is None:
-            return "the dataset is still loading"
+            return Verdict(error="the dataset is still loading", live=True)
         try:
             self.session.trainer.set(name, value)
         except ConfigError as exc:
-            return exc.problems.get(name, str(exc))
+            return Verdict(error=exc.problems.get(name, str(exc)), live=True)
         except ControlError as exc:
-            return str(exc)
+            return Verdict(error=str(exc), live=True)
         self.pending = self.pending.with_changes(**{name: value})
-        return None
+        return Verdict("applies at the next batch", live=True)
 
     def submit(self, name: str, value) -> Verdict:
         """A value typed into the settings form."""
         if value == getattr(self.pending, name):
             return Verdict()  # unchanged (a Select also reports its initial value)
         if BY_NAME[name].live and self.state.state != "unavailable":  # else no trainer: it waits for r
-            problem = self.set_live(name, value)
-            return Verdict(error=problem, live=True) if problem else Verdict("applies at the next batch", live=True)
+            return self.set_live(name, value)
         if self.attached:
             return Verdict(error="attached: only the live settings (●) reach the run")
         try:
