@@ -356,9 +356,9 @@ def write_run(root, lr: float, losses: list[float], test_acc: list[float], finis
 
 def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer, ui=None):
     from tui.app import BackpropApp
-    from tui.session import Session
+    from tui.session import LocalSession
 
-    return BackpropApp(Session(config, trainer_factory=trainer_factory, loader=loader), ui)
+    return BackpropApp(LocalSession(config, trainer_factory=trainer_factory, loader=loader), ui)
 
 
 def stop_ticking(app) -> None:

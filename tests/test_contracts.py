@@ -13,8 +13,8 @@ CONTRACTS = (
     "the book's core imports no threads, runs, files or config",
     "the data layer imports nothing of training",
     "tui layers",
-    "widgets and screens never touch the trainer, run log, control channel, loader or checkpoints",
-    "the decisions (controller, pacing, hang-up, settings), state, session, messages and options import no Textual",
+    "widgets, panes and screens never touch the trainer, run log, control channel, loader or checkpoints",
+    "the decisions (controller, pacing, hang-up, notices, settings), state, session, messages and options import no Textual",
 )
 
 

@@ -298,15 +298,15 @@ def test_an_empty_resume_is_refused(capsys, tmp_path):
 
 
 def test_the_app_resumes_from_the_recorded_data_folder(data_dir, tmp_path):
-    from tui.session import Session
+    from tui.session import LocalSession
 
     runs = tmp_path / "runs"
     assert main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--iters", "10"]) == 0
     (run,) = runs.iterdir()
-    session = Session(TrainConfig(), resume=run)
+    session = LocalSession(TrainConfig(), resume=run)
     try:
         assert session.data_dir == str(data_dir.resolve()) and holder(run) == os.getpid()
-        assert Session(TrainConfig(), "/elsewhere", resume=None).data_dir == "/elsewhere"
+        assert LocalSession(TrainConfig(), "/elsewhere", resume=None).data_dir == "/elsewhere"
     finally:
         session.stop()
     assert holder(run) is None  # ending the session lets the run go
@@ -359,11 +359,11 @@ def test_every_file_of_a_run_is_the_owners_only_also_after_a_resume(data_dir, tm
 def test_the_app_pauses_on_a_full_disk_says_so_and_space_tries_again(tmp_path, monkeypatch):
     from tests.fake_trainer import message_text, notifications, press, run_async, running, wait_until
     from tui.app import BackpropApp
-    from tui.session import Session
+    from tui.session import LocalSession
 
     toy = make_dataset(n_train=200, n_test=50, side=28)
     config = TrainConfig(hidden_sizes=(16,), iters=1_000_000, batch_size=20, preview_count=20)
-    app = BackpropApp(Session(config, loader=lambda *a, **k: toy, trainer_factory=Trainer, runs_dir=str(tmp_path)))
+    app = BackpropApp(LocalSession(config, loader=lambda *a, **k: toy, trainer_factory=Trainer, runs_dir=str(tmp_path)))
     full = {"on": False}
     real_write = os.write
 

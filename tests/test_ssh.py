@@ -89,26 +89,26 @@ async def test_ascii_mode_draws_plots_and_digits_in_ascii_only():
         await press(pilot, "right_square_bracket")  # a learning-rate marker with its label on the plot
         app.trainer.advance(60)
         await press(pilot, "e", "space")  # paused: the plots are drawn at once
-        for plot in (app.loss_plot, app.accuracy_plot):
+        for plot in (app.monitor_pane.loss_plot, app.monitor_pane.accuracy_plot):
             text = region_text(app, plot)
             assert text.isascii(), sorted({c for c in text if not c.isascii()})
             assert "+--" in text and "|" in text  # the frame, in ASCII
-        assert "*" in region_text(app, app.loss_plot)  # the EMA line
+        assert "*" in region_text(app, app.monitor_pane.loss_plot)  # the EMA line
         await press(pilot, "2")
-        for pane in (app.preview, app.probabilities):
+        for pane in (app.digits_pane.preview, app.digits_pane.probabilities):
             text = region_text(app, pane)
             assert text.isascii(), sorted({c for c in text if not c.isascii()})
-        assert "@" in region_text(app, app.preview) and "->" in region_text(app, app.preview)
-        assert "#" in region_text(app, app.probabilities)
+        assert "@" in region_text(app, app.digits_pane.preview) and "->" in region_text(app, app.digits_pane.preview)
+        assert "#" in region_text(app, app.digits_pane.probabilities)
         await press(pilot, "4")  # the insight panes too
-        for pane in (app.confusion, app.worst):
+        for pane in (app.query_one("#confusion"), app.query_one("#worst")):
             text = region_text(app, pane)
-            assert text.isascii() and "predicted >" in region_text(app, app.confusion), text
+            assert text.isascii() and "predicted >" in region_text(app, app.query_one("#confusion")), text
         await press(pilot, "5")
-        for pane in (app.layer_stats, app.weight_images):
+        for pane in (app.layers_pane.layer_stats, app.layers_pane.weight_images):
             text = region_text(app, pane)
             assert text.isascii(), sorted({c for c in text if not c.isascii()})
-        assert "#" in region_text(app, app.weight_images) and "=" in region_text(app, app.weight_images)
+        assert "#" in region_text(app, app.layers_pane.weight_images) and "=" in region_text(app, app.layers_pane.weight_images)
 
 
 @run_async
@@ -118,9 +118,9 @@ async def test_without_ascii_the_same_panes_use_braille_and_half_blocks():
         await press(pilot, "space")
         app.trainer.advance(60)
         await press(pilot, "e", "space")
-        assert not region_text(app, app.loss_plot).isascii()
+        assert not region_text(app, app.monitor_pane.loss_plot).isascii()
         await press(pilot, "2")
-        assert "▀" in region_text(app, app.preview)
+        assert "▀" in region_text(app, app.digits_pane.preview)
 
 
 @pytest.mark.parametrize("system", [ColorSystem.EIGHT_BIT, ColorSystem.STANDARD], ids=["256", "16"])
@@ -144,7 +144,7 @@ def test_ascii_digits_use_a_ramp_from_blank_to_at():
     image = np.zeros((4, 3))
     image[0:2, 0] = 1.0
     image[0:2, 1] = 0.5
-    lines = digit_text(image, ascii_only=True).plain.splitlines()
+    lines = digit_text(image, ascii=True).plain.splitlines()
     assert lines == ["@=" + ASCII_RAMP[0], "   "]
 
 
@@ -168,13 +168,13 @@ async def test_preview_manual_takes_new_digits_only_when_asked():
     app = fake_app(ui=UiOptions(preview_interval=None))
     async with running(app) as pilot:
         await press(pilot, "space", "2")
-        assert app.preview.samples.iteration == 0  # the first digits are always shown
+        assert app.digits_pane.preview.samples.iteration == 0  # the first digits are always shown
         app.trainer.advance(3)
         app.session.events.append(scripted_samples(3))  # an epoch's evaluation while training runs
         await settle(pilot)
-        assert app.preview.samples.iteration == 0
+        assert app.digits_pane.preview.samples.iteration == 0
         await press(pilot, "e")  # asked for: the digits of that evaluation are shown
-        assert app.preview.samples.iteration == 3
+        assert app.digits_pane.preview.samples.iteration == 3
 
 
 # ---- keys and themes ------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ async def test_theme_switcher_is_offered_and_every_theme_renders():
         for theme in themes:
             app.theme = theme
             await pilot.pause()
-            app.loss_plot.refresh()
+            app.monitor_pane.loss_plot.refresh()
             await pilot.pause()
             assert "loss per batch" in screen_text(app)
 

@@ -46,7 +46,7 @@ from tui.app import BackpropApp
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.screens.dataset_screen import DatasetScreen
 from tui.screens.help_screen import HelpScreen, key_label
-from tui.session import Session
+from tui.session import AttachedSession, LocalSession
 from tui.widgets.digit_preview import DigitPreview
 from tui.widgets.gradcheck_table import GradCheckTable
 from tui.widgets.probability_bars import ProbabilityBars
@@ -242,7 +242,7 @@ async def test_the_choices_given_at_start_survive_the_settings_form_coming_up():
     # arriving after the form had shown the real values switched an adam run to sgd at its start.
     app = fake_app(dataclasses.replace(FAKE_CONFIG, optimizer="adam", activation="sigmoid"))
     async with running(app) as pilot:
-        await wait_until(pilot, lambda: app.settings_form() is not None, what="the settings form")
+        await wait_until(pilot, lambda: app.settings_pane.form is not None, what="the settings form")
         await pilot.pause()
         await press(pilot, "s")
         assert app.trainer.config.optimizer == app.pending.optimizer == "adam" and app.pending.activation == "sigmoid"
@@ -550,9 +550,9 @@ async def test_after_a_failed_load_and_a_retry_the_plots_show_the_new_run():
         for _ in range(5):
             await press(pilot, "s")
         assert app.monitor.iterations == [1, 2, 3, 4, 5]
-        for plot in (app.loss_plot, app.accuracy_plot):
+        for plot in (app.monitor_pane.loss_plot, app.monitor_pane.accuracy_plot):
             assert plot.state is app.monitor
-        assert len(app.loss_plot.state.losses) == 5
+        assert len(app.monitor_pane.loss_plot.state.losses) == 5
 
 
 @run_async
@@ -610,7 +610,7 @@ async def test_an_unavailable_dataset_chosen_in_settings_does_not_strand_the_use
             raise DatasetError("could not download train-images-idx3-ubyte.gz (Kuzushiji-MNIST): offline")
         return toy_loader(name)
 
-    app = BackpropApp(Session(FAKE_CONFIG, data_dir="/data/mnist", loader=loader, trainer_factory=ScriptedTrainer))
+    app = BackpropApp(LocalSession(FAKE_CONFIG, data_dir="/data/mnist", loader=loader, trainer_factory=ScriptedTrainer))
     async with running(app) as pilot:
         await press(pilot, "3")
         await choose_dataset(pilot, "kmnist")
@@ -689,7 +689,7 @@ async def test_starting_with_an_unavailable_dataset_keeps_the_settings_asked_for
 
     app = fake_app(config=dataclasses.replace(FAKE_CONFIG, dataset="kmnist", activation="sigmoid"), loader=loader)
     async with running(app, wait_ready=False, ticking=True) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, DatasetScreen) and app.settings_form() is not None,
+        await wait_until(pilot, lambda: isinstance(app.screen, DatasetScreen) and app.settings_pane.form is not None,
                          what="the dataset screen and the settings form")
         await press(pilot, "escape", "r")  # a reset with the settings asked for: kmnist again
         await wait_until(pilot, lambda: len(loads) == 2 and isinstance(app.screen, DatasetScreen),
@@ -824,7 +824,7 @@ async def test_unverified_data_is_one_notification():
             warn(f"{kind}: matches no published checksum")
         return make_dataset(side=28)
 
-    app = BackpropApp(Session(TrainConfig(iters=10), loader=loader, trainer_factory=ScriptedTrainer))
+    app = BackpropApp(LocalSession(TrainConfig(iters=10), loader=loader, trainer_factory=ScriptedTrainer))
     async with running(app, ticking=True) as pilot:
         await wait_until(pilot, lambda: app.monitor.state == "idle", what="the data")
         toasts = [n for n in notifications(app) if n.title == "Unverified data"]
@@ -848,7 +848,7 @@ async def test_textual_quit_asks_while_running_too():
 async def test_a_run_started_in_the_app_is_logged_and_c_saves_a_checkpoint(tmp_path):
     from engine.runs import checkpoints, read_events
 
-    app = BackpropApp(Session(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path)))
+    app = BackpropApp(LocalSession(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path)))
     async with running(app, ticking=True) as pilot:
         await press(pilot, "space")
         await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
@@ -874,7 +874,7 @@ async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
     (run,) = list((tmp_path / "runs").iterdir())
     checkpoints(run)[-1].unlink()  # as if killed before the final checkpoint: resume from an earlier one
     start = int(checkpoints(run)[-1].stem.split("-")[1])
-    app = BackpropApp(Session(FAKE_CONFIG, str(data), resume=run))
+    app = BackpropApp(LocalSession(FAKE_CONFIG, str(data), resume=run))
     async with running(app, ticking=True) as pilot:
         await wait_until(pilot, lambda: app.monitor.state == "idle" and app.monitor.iterations, what="the replay")
         assert app.monitor.iterations == list(range(1, start + 1)) and app.monitor.accuracy
@@ -891,7 +891,7 @@ async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
 async def test_x_exports_metrics_and_the_screen_into_the_run(tmp_path):
     import csv
 
-    app = BackpropApp(Session(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path)))
+    app = BackpropApp(LocalSession(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path)))
     async with running(app, ticking=True) as pilot:
         await press(pilot, "x")
         assert any("No run to export" in str(n.message) for n in notifications(app))
@@ -920,7 +920,7 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
     log.attach(writer)
     writer.start()
     try:
-        app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+        app = BackpropApp(AttachedSession(FAKE_CONFIG, run))
         async with running(app, wait_ready=False, ticking=True) as pilot:
             await wait_until(pilot, lambda: app.monitor.state == "running" and app.monitor.iterations,
                              what="the attached run's events")
@@ -1018,7 +1018,7 @@ async def test_an_attached_monitor_starts_over_when_a_resume_rewrites_the_log(tm
     run = write_run(tmp_path, 0.1, [2.0, 1.5, 1.2, 1.0, 0.9, 0.8], [0.5], finished=False)
     with open(run / "events.jsonl", "a") as f:
         f.write(json.dumps(event_record(ev.GradCheckDone(gradcheck_rows([784, 16, 10]), 6, 0.01))) + "\n")
-    app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+    app = BackpropApp(AttachedSession(FAKE_CONFIG, run))
     async with running(app, wait_ready=False, ticking=True) as pilot:
         await wait_until(pilot, lambda: app.monitor.iteration == 6 and app.monitor.gradcheck_iteration == 6,
                          what="the run's log")
@@ -1052,7 +1052,7 @@ async def test_attaching_to_an_ended_run_replays_it_without_notifications(tmp_pa
     run = write_run(tmp_path, 0.1, [2.0, 1.0, 0.5], [0.6], finished=True)
     with open(run / "events.jsonl", "a") as f:
         f.write(json.dumps(event_record(ev.WriteFailed("x.npz", "disk full"))) + "\n")
-    app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+    app = BackpropApp(AttachedSession(FAKE_CONFIG, run))
     async with running(app, wait_ready=False, ticking=True) as pilot:
         await wait_until(pilot, lambda: app.monitor.state == "finished", what="the run's history")
         await pilot.pause(0.3)
@@ -1069,7 +1069,7 @@ async def test_the_app_keeps_as_many_checkpoints_as_asked(tmp_path):
     from tui.cli import build_parser
 
     assert build_parser().parse_args(["--keep-checkpoints", "1"]).keep_checkpoints == 1
-    app = BackpropApp(Session(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path), keep=1))
+    app = BackpropApp(LocalSession(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path), keep=1))
     async with running(app, ticking=True) as pilot:
         await press(pilot, "space")
         await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")

@@ -10,15 +10,19 @@ from tests.conftest import make_dataset
 from tests.fake_trainer import ScriptedTrainer
 from tui.controller import RESET_QUESTION, Controller
 from tui.messages import DatasetReady
+from tui.session import AttachedSession, LocalSession
 from tui.state import MonitorState
 
 CONFIG = TrainConfig(hidden_sizes=(16,), iters=100)
 TOY = make_dataset()
+RULES = ("ended_hint", "reset_refusal", "setting_refusal", "settings_from_run")
 
 
-def controller(trainer="scripted", follower=None, state="idle") -> Controller:
-    session = SimpleNamespace(config=CONFIG, follower=follower, dataset=None, resets=[],
-                              source_note=lambda dataset: f"from /data/{dataset}")
+def controller(trainer="scripted", attached=False, state="idle") -> Controller:
+    """A controller over a stand-in session with the rules of the real local or attached one."""
+    rules = AttachedSession if attached else LocalSession
+    session = SimpleNamespace(config=CONFIG, dataset=None, resets=[], source_note=lambda dataset: f"from /data/{dataset}",
+                              **{name: getattr(rules, name) for name in RULES})
     session.trainer = ScriptedTrainer(TOY, CONFIG) if trainer == "scripted" else trainer
     session.reset = session.resets.append
     monitor = MonitorState(CONFIG)
@@ -30,7 +34,7 @@ def test_training_waits_for_data_and_an_ended_run_says_how_to_go_on():
     assert controller(trainer=None).why_not_train() == "The dataset is still loading."
     assert controller().why_not_train() is None
     assert "press r to reset" in controller(state="finished").why_not_train()
-    assert "--resume" in controller(state="failed", follower=object()).why_not_train()
+    assert "--resume" in controller(state="failed", attached=True).why_not_train()
 
 
 def test_a_live_setting_goes_to_the_trainer_and_a_refused_one_changes_nothing():
@@ -61,7 +65,7 @@ def test_without_data_a_reset_asks_nothing_and_live_settings_wait_for_it():
 
 
 def test_attached_only_live_settings_reach_the_run_and_reset_is_refused(tmp_path):
-    c = controller(trainer=RemoteTrainer(tmp_path), follower=object())
+    c = controller(trainer=RemoteTrainer(tmp_path), attached=True)
     assert "Attached" in c.reset_refusal() and controller().reset_refusal() is None
     assert c.submit("seed", 3).error == "attached: only the live settings (●) reach the run"
     assert "no process is training" in c.submit("lr", 0.2).error  # nothing listens in tmp_path

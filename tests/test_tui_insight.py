@@ -19,7 +19,7 @@ async def scored(pilot) -> None:
 
 
 async def move_cursor(pilot, to: tuple[int, int]) -> None:
-    matrix = pilot.app.confusion
+    matrix = pilot.app.query_one("#confusion")
     row, column = matrix.cursor
     keys = ["down" if to[0] > row else "up"] * abs(to[0] - row)
     keys += ["right" if to[1] > column else "left"] * abs(to[1] - column)
@@ -44,19 +44,19 @@ async def test_errors_tab_shows_the_confusion_matrix_and_a_cell_opens_its_digits
         for label in range(10):  # each row's counts, as drawn
             row = next(line for line in text.splitlines() if line.startswith(f"{label}     "))
             assert [int(n) for n in row.split()[1:11]] == list(expected[label])
-        assert app.focused is app.confusion
+        assert app.focused is app.query_one("#confusion")
 
         label, prediction = map(int, np.argwhere(expected - np.diag(np.diag(expected)))[0])  # a mistake cell
         await move_cursor(pilot, (label, prediction))
         await press(pilot, "enter")
         assert app.tabs.active == "digits"
-        shown = app.preview.samples
+        shown = app.digits_pane.preview.samples
         assert len(shown.labels) == expected[label, prediction]
         assert set(shown.labels) == {label} and set(shown.predictions) == {prediction}
         assert np.array_equal(shown.images, TOY.x_test[shown.indices].reshape(-1, 28, 28))
         assert f"true {label}, predicted {prediction}" in screen_text(app)
         await press(pilot, "escape")  # back to the preview digits
-        assert app.preview.samples is m.samples and "test digits 1-" in screen_text(app)
+        assert app.digits_pane.preview.samples is m.samples and "test digits 1-" in screen_text(app)
 
 
 @run_async
@@ -72,7 +72,7 @@ async def test_w_browses_the_worst_mistakes_most_confident_first():
         wrong = int((app.monitor.predictions.predictions != TOY.t_test).sum())
         assert f"most confidently wrong, of {wrong} mistakes" in text
         await press(pilot, "w")
-        shown = app.preview.samples
+        shown = app.digits_pane.preview.samples
         assert app.tabs.active == "digits" and len(shown.labels) == wrong
         assert (shown.predictions != shown.labels).all()
         confidence = shown.probabilities[np.arange(len(shown.labels)), shown.predictions]
@@ -96,7 +96,7 @@ async def test_layers_tab_shows_histograms_norms_dead_units_and_weight_images(si
         assert "dead ReLU units 25%" in text and "no ReLU after it" in text
         assert "|dW| over iterations 0-1" in text
         assert "units 1-" in text and "of 50" in text
-        view = app.weight_images
+        view = app.layers_pane.weight_images
         assert view.pages > 1
         await press(pilot, "n")
         assert view.page == 1 and f"units {view.grid[0] * view.grid[1] + 1}-" in screen_text(app)

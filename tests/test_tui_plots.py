@@ -34,7 +34,7 @@ from tests.fake_trainer import (
     write_run,
 )
 from tui.app import BackpropApp
-from tui.session import Session
+from tui.session import AttachedSession, LocalSession
 from tui.widgets.plot_axes import decade_ticks
 from tui.widgets.plot_values import YAxis
 
@@ -214,7 +214,7 @@ async def test_resuming_a_run_that_logged_zero_nan_and_inf_replays_it_on_the_fir
     log = RunLog(run)  # a checkpoint where the log ends (its weights do not matter to the replay)
     log.save_now(dataclasses.replace(Trainer(TOY, FAKE_CONFIG).checkpoint(), iteration=len(BAD_LOSSES)))
     log.close()
-    app = BackpropApp(Session(FAKE_CONFIG, resume=run, loader=toy_loader))
+    app = BackpropApp(LocalSession(FAKE_CONFIG, resume=run, loader=toy_loader))
     async with running(app, ticking=True) as pilot:
         await plot_shows(pilot, "<=0 drawn at 1e-02", "nan/inf drawn at top")
         assert app.monitor.losses == pytest.approx(BAD_LOSSES, nan_ok=True)
@@ -223,11 +223,11 @@ async def test_resuming_a_run_that_logged_zero_nan_and_inf_replays_it_on_the_fir
 @run_async
 async def test_attaching_to_a_run_that_logged_zero_nan_and_inf_draws_its_curves(tmp_path):
     run = write_run(tmp_path, 0.1, BAD_LOSSES, [0.5, 0.6], finished=True)
-    app = BackpropApp(Session(FAKE_CONFIG, attach=run))
+    app = BackpropApp(AttachedSession(FAKE_CONFIG, run))
     async with running(app, wait_ready=False, ticking=True) as pilot:
         await wait_until(pilot, lambda: app.monitor.state == "finished", what="the run's history")
         # Closed before its lazily mounted settings form is up, the app trips Textual (NoMatches in Select).
-        await wait_until(pilot, lambda: app.settings_form() is not None, what="the settings form")
+        await wait_until(pilot, lambda: app.settings_pane.form is not None, what="the settings form")
         await plot_shows(pilot, "<=0 drawn at 1e-02", "nan/inf drawn at top")
         assert app.monitor.losses == pytest.approx(BAD_LOSSES, nan_ok=True)
 

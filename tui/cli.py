@@ -130,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     # Textual loads only once the arguments are known to be good.
     from .app import BackpropApp
-    from .session import Session
+    from .session import AttachedSession, LocalSession
 
     try:
-        session = Session(config, args.data_dir, runs_dir=args.runs_dir, keep=args.keep_checkpoints, **runs)
+        if "attach" in runs:
+            session = AttachedSession(config, runs["attach"], args.runs_dir)
+        else:
+            session = LocalSession(config, args.data_dir, runs_dir=args.runs_dir, keep=args.keep_checkpoints,
+                                   resume=runs.get("resume"))
     except (RunBusy, OSError) as exc:  # started at the same moment as another resume of the run
         parser.error(f"argument --resume: {exc}")
     app = BackpropApp(session, ui)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from engine import events as ev
 from engine.config import ConfigError, TrainConfig
 from engine.control import ControlError
+from engine.controls import RunState
 
 from .messages import DatasetReady
 from .session import Session
 from .settings import BY_NAME, display
-from .state import MonitorState
+from .state import DataState, MonitorState
 
 RESET_QUESTION = "Reset training? The current run's progress is discarded."
 
@@ -32,17 +33,12 @@ class Controller:
         self.state = state
         self.pending: TrainConfig = session.config  # what the user has asked for: live ones sent, others on reset
 
-    @property
-    def attached(self) -> bool:
-        return self.session.follower is not None
-
     def why_not_train(self) -> str | None:
         """Why the training keys cannot act now (None when they can)."""
         if self.session.trainer is None:  # loading: without data at all, those keys are hidden
             return "The dataset is still loading."
-        if self.state.state in ("finished", "failed"):
-            return "This run has ended: " + ("continue it with python -m engine train --resume RUN."
-                                             if self.attached else "press r to reset.")
+        if self.state.state in (RunState.FINISHED, RunState.FAILED):
+            return "This run has ended: " + self.session.ended_hint
         return None
 
     def set_live(self, name: str, value) -> Verdict:
@@ -62,10 +58,10 @@ class Controller:
         """A value typed into the settings form."""
         if value == getattr(self.pending, name):
             return Verdict()  # unchanged (a Select also reports its initial value)
-        if BY_NAME[name].live and self.state.state != "unavailable":  # else no trainer: it waits for r
+        if BY_NAME[name].live and self.state.state != DataState.UNAVAILABLE:  # else no trainer: it waits for r
             return self.set_live(name, value)
-        if self.attached:
-            return Verdict(error="attached: only the live settings (●) reach the run")
+        if self.session.setting_refusal is not None:
+            return Verdict(error=self.session.setting_refusal)
         try:
             self.pending = self.pending.with_changes(**{name: value})
         except ConfigError as exc:
@@ -74,13 +70,11 @@ class Controller:
         return Verdict("applies on reset (r)" + (f"; {source}" if source else ""))
 
     def reset_refusal(self) -> str | None:
-        if self.attached:
-            return "Attached: a reset belongs to the process that trains this run."
-        return None
+        return self.session.reset_refusal
 
     def reset_question(self) -> str | None:
         """What to ask before a reset; None when there is nothing to lose (no data: it loads again at once)."""
-        if self.state.state == "unavailable":
+        if self.state.state == DataState.UNAVAILABLE:
             return None
         changes = [f for f in BY_NAME if getattr(self.pending, f) != getattr(self.session.config, f)
                    and not BY_NAME[f].live]
@@ -99,6 +93,16 @@ class Controller:
         if self.session.dataset is not None:
             self.state.apply(DatasetReady(self.session.dataset, self.session.config))
 
+    def status_note(self) -> str:
+        """How the monitor is connected to the run; a run nobody trains any more is shown stopped."""
+        note, trained = self.session.connection()
+        if not trained and self.state.state in (RunState.RUNNING, RunState.PAUSED):
+            self.state.stop()  # killed, or ended without a word in its log
+        return note
+
+    def quit_question(self) -> str | None:
+        return self.session.quit_question(self.state.state)
+
     def follow(self, event) -> bool:
         """Keep the requested settings in step with the run; True when the form must show them afresh."""
         if isinstance(event, ev.ParamChanged):  # from these keys, or from a monitor attached elsewhere
@@ -106,7 +110,7 @@ class Controller:
         elif isinstance(event, DatasetReady):  # the session's settings are the run's (a resumed run's own)
             self.pending = self.state.config = self.session.config
             return True
-        elif isinstance(event, ev.Started) and self.attached:  # attached: the settings shown are the run's
+        elif isinstance(event, ev.Started) and self.session.settings_from_run:
             self.pending = self.state.config
             return True
         return False

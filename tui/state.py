@@ -9,15 +9,26 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 
 import numpy as np
 
 from engine import events as ev
 from engine.config import TrainConfig
+from engine.controls import RunState
 from engine.gradcheck import GradCheckRow
 from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
+from engine.runs import LogReplaced
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
+
+
+class DataState(StrEnum):
+    """Where the monitor is before there is a run to show (then it shows the run's RunState)."""
+
+    LOADING = "loading"  # the dataset is being read or downloaded
+    UNAVAILABLE = "unavailable"  # it could not be: another dataset (Settings) or a retry (r)
+
 
 EMA_WEIGHT = 0.02  # weight of the newest batch in the smoothed loss
 WORST_COUNT = 100  # the most confident mistakes kept for browsing
@@ -34,7 +45,7 @@ class MonitorState:
     config: TrainConfig
     dataset: str = ""
     architecture: str = ""
-    state: str = "loading"  # loading / idle / running / paused / stopped / finished / diverged / failed / unavailable
+    state: RunState | DataState = DataState.LOADING
     iteration: int = 0
     epoch: float = 0.0
     samples_per_s: float = 0.0
@@ -75,7 +86,7 @@ class MonitorState:
 
     def eta(self) -> float | None:
         """Seconds left at the current speed, or None when unknown."""
-        if self.samples_per_s <= 0 or self.state != "running":
+        if self.samples_per_s <= 0 or self.state != RunState.RUNNING:
             return None
         if self.config.epochs is not None:
             remaining_epochs = max(self.config.epochs - self.epoch, 0.0)
@@ -109,12 +120,17 @@ class MonitorState:
         self.train_size = len(e.dataset.x_train)
         self.test_images = e.dataset.x_test.reshape(-1, *e.dataset.image_shape)
         self.test_labels = e.dataset.t_test
-        self.state = "idle"
+        self.state = RunState.IDLE
         self.download = None
         return {"status"}
 
+    def _on_LogReplaced(self, e: LogReplaced) -> set[str]:
+        """Attached, the run was resumed from a checkpoint: its log is read again from the start."""
+        self.reset(self.config)
+        return {"loss", "accuracy", "gradcheck"}  # the preview keeps its digits until new ones come
+
     def _on_DatasetUnavailable(self, e: DatasetUnavailable) -> set[str]:
-        self.state = "unavailable"
+        self.state = DataState.UNAVAILABLE
         self.message = e.message
         return {"status"}
 
@@ -132,7 +148,7 @@ class MonitorState:
         self.architecture = e.architecture
         self.lr = e.config.lr
         self.train_size = e.train_size
-        self.state = "running"
+        self.state = RunState.RUNNING
         self._set_running(True)
         return {"status"}
 
@@ -196,30 +212,30 @@ class MonitorState:
         return {"status", "loss"}
 
     def _on_Paused(self, e: ev.Paused) -> set[str]:
-        if self.state == "running":
-            self.state = "paused"
+        if self.state == RunState.RUNNING:
+            self.state = RunState.PAUSED
         self._set_running(False)
         return {"status"}
 
     def _on_Resumed(self, e: ev.Resumed) -> set[str]:
-        self.state = "running"
+        self.state = RunState.RUNNING
         self.message = ""
         self._set_running(True)
         return {"status"}
 
     def stop(self) -> None:
         """The run's process is gone (seen by an attached monitor): it neither runs nor takes commands."""
-        self.state = "stopped"
+        self.state = RunState.STOPPED
         self._set_running(False)
 
     def _on_Diverged(self, e: ev.Diverged) -> set[str]:
-        self.state = "diverged"
+        self.state = RunState.DIVERGED
         self.message = f"diverged at iteration {e.iteration} (loss {e.loss}); lower the learning rate and resume"
         self._set_running(False)
         return {"status"}
 
     def _on_Finished(self, e: ev.Finished) -> set[str]:
-        self.state = "finished"
+        self.state = RunState.FINISHED
         self._set_running(False)
         return {"status"}
 
@@ -229,7 +245,7 @@ class MonitorState:
         return {"status"}
 
     def _on_Failed(self, e: ev.Failed) -> set[str]:
-        self.state = "failed"
+        self.state = RunState.FAILED
         self.message = e.message
         self._set_running(False)
         return {"status"}

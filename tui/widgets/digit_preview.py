@@ -2,7 +2,7 @@
 
 Each character cell shows two pixels: the upper half block "▀" takes the top
 pixel as its colour and the bottom pixel as its background, so a 28x28 digit
-takes 28x14 cells. With `ascii_only` (--ascii) each cell is one character of
+takes 28x14 cells. With `ascii` (--ascii) each cell is one character of
 an ASCII ramp from blank to "@" for the mean of its two pixels, with no colour,
 so digits read on any terminal and font; captions and header are ASCII too.
 """
@@ -34,12 +34,12 @@ def _cell_style(top: int, bottom: int) -> Style:
     return Style(color=Color.from_rgb(t, t, t), bgcolor=Color.from_rgb(b, b, b))
 
 
-def digit_text(image: np.ndarray, ascii_only: bool = False) -> Text:
+def digit_text(image: np.ndarray, ascii: bool = False) -> Text:
     """A (height, width) image with values in [0, 1] or 0-255 as half-block text (or an ASCII ramp)."""
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.max(initial=0) > 1:
         pixels = pixels / 255
-    if ascii_only:
+    if ascii:
         return ascii_digit_text(pixels)
     levels = np.clip(np.rint(pixels * (GRAY_LEVELS - 1)), 0, GRAY_LEVELS - 1).astype(int)
     return half_blocks(levels, _cell_style)
@@ -74,9 +74,9 @@ class DigitPreview(Widget):
     selected = reactive(0)
     mistakes_only = reactive(False)
 
-    def __init__(self, ascii_only: bool = False, **kwargs):
+    def __init__(self, ascii: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.ascii_only = ascii_only
+        self.ascii = ascii
         self.samples: Samples | None = None
         self.class_names: tuple[str, ...] = tuple("0123456789")
         self.title: str | None = None  # what a chosen set of digits is (a confusion cell, the worst mistakes)
@@ -170,7 +170,7 @@ class DigitPreview(Widget):
         if self.title:
             what = f"{self.title} ({'mistakes ' if self.mistakes_only else ''}Esc: back to all)"
         header = Text(f"{what} {start + 1}-{start + len(shown)} of {len(visible)}{among} "
-                      f"{'-' if self.ascii_only else '·'} page {self.page + 1}/{self.pages}", style="dim")
+                      f"{'-' if self.ascii else '·'} page {self.page + 1}/{self.pages}", style="dim")
         return Group(header, grid)
 
     def _cell(self, i: int, selected: bool) -> Group:
@@ -179,8 +179,8 @@ class DigitPreview(Widget):
         confidence = float(s.probabilities[i, prediction])
         wrong = label != prediction
         names = self.class_names
-        mark, arrow = ("x" if wrong else "+", "->") if self.ascii_only else ("✗" if wrong else "✓", "→")
+        mark, arrow = ("x" if wrong else "+", "->") if self.ascii else ("✗" if wrong else "✓", "→")
         caption = f"{mark} {names[label]}{arrow}{names[prediction]} {confidence:.0%}"
         width = s.images.shape[2]
         style = ("bold red" if wrong else "green") + (" reverse" if selected else "")
-        return Group(digit_text(s.images[i], self.ascii_only), Text(caption[:width].ljust(width), style=style, no_wrap=True))
+        return Group(digit_text(s.images[i], self.ascii), Text(caption[:width].ljust(width), style=style, no_wrap=True))

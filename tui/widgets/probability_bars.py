@@ -8,16 +8,16 @@ from engine.events import Samples
 
 
 class ProbabilityBars(Static):
-    def __init__(self, *args, ascii_only: bool = False, **kwargs):
+    def __init__(self, *args, ascii: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.ascii_only = ascii_only
+        self.ascii = ascii
 
     def show(self, samples: Samples | None, index: int | None, class_names: tuple[str, ...]) -> None:
-        self.update(render_bars(samples, index, class_names, max(self.size.width, 20), self.ascii_only), layout=False)
+        self.update(render_bars(samples, index, class_names, max(self.size.width, 20), self.ascii), layout=False)
 
 
 def render_bars(samples: Samples | None, index: int | None, class_names: tuple[str, ...], width: int,
-                ascii_only: bool = False) -> Text:
+                ascii: bool = False) -> Text:
     if samples is None or index is None:
         return Text("Select a digit to see its class probabilities.", style="dim")
     label, prediction = int(samples.labels[index]), int(samples.predictions[index])
@@ -29,7 +29,7 @@ def render_bars(samples: Samples | None, index: int | None, class_names: tuple[s
         filled = int(round(float(p) * bar_width))
         style = "green" if c == label else ("red" if c == prediction else "cyan")
         text.append(f"{class_names[c]:>{name_width}} ", style="bold" if c in (label, prediction) else "")
-        full, empty = ("#", ".") if ascii_only else ("█", "·")
+        full, empty = ("#", ".") if ascii else ("█", "·")
         text.append(full * filled, style=style)
         text.append(empty * (bar_width - filled), style="dim")
         text.append(f" {float(p):6.1%}\n")

@@ -14,7 +14,7 @@ ASCII_FRAME = str.maketrans({"─": "-", "━": "-", "│": "|", "┃": "|", "�
                              "╯": "+", "•": "*", "·": ".", "→": ">", "↓": "v", "×": "x", "÷": "/"})
 
 
-def ascii_only(text: Text) -> Text:
+def to_ascii(text: Text) -> Text:
     """`text` with every character outside ASCII replaced by one that is not (box drawing by - | +)."""
     plain = text.plain.translate(ASCII_FRAME)
     if not plain.isascii():
@@ -57,18 +57,18 @@ def fewer_runs(text: Text) -> Text:
 class TimedPlot(PlotextPlot):
     """Subclasses implement draw(plt); `cost` is the seconds the last render took (plotext is slow).
 
-    `ascii_only`: markers are ASCII characters and the frame is drawn with - | + (the --ascii flag).
+    `ascii`: markers are ASCII characters and the frame is drawn with - | + (the --ascii flag).
     """
 
-    def __init__(self, state: MonitorState, ascii_only: bool = False, **kwargs):
+    def __init__(self, state: MonitorState, ascii: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.state = state
-        self.ascii_only = ascii_only
+        self.ascii = ascii
         self.cost = 0.0
 
     def marker(self, char: str) -> str:
         """Braille dots (four rows by two per cell), or `char` when only ASCII is wanted."""
-        return char if self.ascii_only else "braille"
+        return char if self.ascii else "braille"
 
     def draw(self, plt) -> None:
         raise NotImplementedError
@@ -79,7 +79,7 @@ class TimedPlot(PlotextPlot):
         self.plt.clear_figure()
         self.draw(self.plt)
         result = fewer_runs(super().render())
-        if self.ascii_only:
-            result = ascii_only(result)
+        if self.ascii:
+            result = to_ascii(result)
         self.cost = time.perf_counter() - began
         return result

@@ -1,4 +1,4 @@
-"""The training session behind the app: dataset, config, trainer and the event queue.
+"""A run trained in this process: dataset, config, trainer and the event queue.
 
 It knows nothing of widgets. The trainer's sink and the dataset loader append
 to one deque (append and popleft are thread-safe); the app drains it on a timer.
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from engine.checkpoint import Checkpoint, CheckpointError
 from engine.config import TrainConfig
-from engine.control import RemoteTrainer, commands_size
+from engine.control import commands_size
+from engine.controls import RunState
 from engine.dataset import Dataset, DatasetError
 from engine.events import CheckpointSaved, WriteFailed
 from engine.loader import cached_files, load_dataset
@@ -20,7 +21,6 @@ from engine.registry import dataset_info
 from engine.run_lock import RunLock
 from engine.runs import (
     KEEP,
-    LogFollower,
     RunLog,
     history,
     latest_checkpoint,
@@ -30,13 +30,20 @@ from engine.runs import (
 )
 from engine.trainer import Trainer
 
-from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
+from ..messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
 TrainerFactory = Callable[[Dataset, TrainConfig, Callable], Trainer]
 Loader = Callable[..., Dataset]
 
 
-class Session:
+class LocalSession:
+    ended_hint = "press r to reset."
+    reset_refusal = None
+    setting_refusal = None
+    settings_from_run = False  # settings asked for wait for a reset; the run's do not replace them
+    missing_views: dict[str, str] = {}
+    replaying = False  # a resumed run's history arrives as ordinary events, once
+
     def __init__(
         self,
         config: TrainConfig,
@@ -45,7 +52,6 @@ class Session:
         loader: Loader = load_dataset,
         runs_dir: str | None = None,
         resume: Path | None = None,
-        attach: Path | None = None,
         keep: int = KEEP,
     ):
         """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
@@ -53,8 +59,6 @@ class Session:
         `resume`: a run directory to continue from its latest checkpoint, its curves replayed from its log;
         its lock is taken at once (RunBusy when another process trains it) and held until the run ends here.
         Its data comes from `data_dir`, else from the folder its config.json records.
-        `attach`: a run directory another process is writing: follow its log, and steer that process
-        through the run's command channel (a RemoteTrainer stands for its trainer).
         """
         self.config = config
         self._folders: dict[str, str] = {}  # dataset -> its --data-dir, kept while another dataset is used
@@ -67,10 +71,9 @@ class Session:
             self._lock_run(resume)
             data_dir = data_dir if data_dir is not None else recorded_data_dir(resume)
         self.data_dir = data_dir
-        self.follower = LogFollower(attach) if attach is not None else None
         self.run_log: RunLog | None = None  # the current run's, from its start
         self.dataset: Dataset | None = None
-        self.trainer: Trainer | RemoteTrainer | None = RemoteTrainer(attach) if attach is not None else None
+        self.trainer: Trainer | None = None
         self.events: deque = deque()
         self._trainer_factory = trainer_factory
         self._loader = loader
@@ -82,8 +85,6 @@ class Session:
 
     def load(self) -> None:
         """Load (and if needed download) the configured dataset in a background thread."""
-        if self.follower is not None:
-            return  # attached: the run's own process has the data
         threading.Thread(target=self._load, name="backprop-loader", daemon=True).start()
 
     def _load(self) -> None:
@@ -130,9 +131,7 @@ class Session:
         return self._trainer_factory(dataset, self.config, sink)
 
     def drain(self) -> list:
-        """Every event queued since the last call, oldest first (attached: new records of the log)."""
-        if self.follower is not None:
-            return self.follower.poll()
+        """Every event queued since the last call, oldest first."""
         events = []
         while self.events:
             events.append(self.events.popleft())
@@ -156,7 +155,7 @@ class Session:
         """
         if self.trainer is None:
             return False
-        if self.trainer.state == "idle":
+        if self.trainer.state == RunState.IDLE:
             run_dir = self.resume
             try:
                 if run_dir is None and self.runs_dir is not None:
@@ -177,9 +176,6 @@ class Session:
 
     def checkpoint(self) -> bool:
         """Save a checkpoint of the current run (between batches if it runs); False without a run log."""
-        if self.follower is not None:
-            self.trainer.request_checkpoint()  # the other process saves it (raises ControlError if none listens)
-            return True
         if self.run_log is None or self.trainer is None:
             return False
         if self.trainer.alive:
@@ -199,8 +195,6 @@ class Session:
         From any thread. A last checkpoint that cannot be written is queued as WriteFailed (and kept in
         `write_failure`, for a message after the app has closed); the checkpoints before it are intact.
         """
-        if self.follower is not None:
-            return  # attached: the run goes on in its own process
         with self._ending:
             if self.trainer is not None:
                 self.trainer.stop(timeout=2.0)
@@ -216,7 +210,19 @@ class Session:
                 self.run_log = None
             self._release_run()
 
-    def reset(self, config: TrainConfig) -> bool:
+    def export_dir(self) -> Path | None:
+        if self.run_log is None:
+            return None
+        self.run_log.flush()
+        return Path(self.run_log.run_dir)
+
+    def connection(self) -> tuple[str, bool]:
+        return "", True
+
+    def quit_question(self, state: RunState) -> str | None:
+        return "Training is running. Quit anyway?" if state == RunState.RUNNING else None
+
+    def reset(self, config: TrainConfig) -> None:
         """Stop the current trainer and build a fresh one with `config` (a new dataset reloads)."""
         self._end_run()
         self._generation += 1
@@ -232,10 +238,9 @@ class Session:
                 self.data_dir = self._folders.get(config.dataset)
             self.dataset = self.trainer = None
             self.load()
-            return True
+            return
         self.trainer = self._new_trainer(self.dataset)
         self.events.append(DatasetReady(self.dataset, self.config))
-        return True
 
     def stop(self) -> None:
         self._end_run()

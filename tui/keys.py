@@ -1,0 +1,52 @@
+"""The monitor's keys: what each does, what the footer's short labels mean, and which wait for data."""
+from __future__ import annotations
+
+from textual.binding import Binding
+
+# The footer shows the first few; the help screen (?) and the command palette list them all.
+KEYS = [
+    Binding("space", "toggle_run", "Run/pause"),
+    Binding("s", "step", "Step"),
+    Binding("r", "reset", "Reset"),
+    Binding("g", "gradcheck", "Grad check"),
+    Binding("left_square_bracket", "lr_down", "lr÷2"),
+    Binding("right_square_bracket", "lr_up", "lr×2"),
+    Binding("question_mark", "help", "Help"),
+    Binding("q", "quit_app", "Quit"),
+    Binding("e", "evaluate", "Evaluate now: accuracy and fresh digits", show=False),
+    Binding("c", "checkpoint", "Save a checkpoint into the run directory", show=False),
+    Binding("x", "export", "Export metrics (CSV) and this screen (SVG) into the run directory", show=False),
+    Binding("o", "runs", "Runs: list saved runs, open one's curves, overlay two (space marks)", show=False),
+    Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
+    Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
+    Binding("down", "select_next", "Select the next digit", show=False),
+    Binding("up", "select_prev", "Select the previous digit", show=False),
+    Binding("m", "mistakes", "Show only mistakes (toggle)", show=False),
+    Binding("l", "log_scale", "Loss plot: log scale (toggle)", show=False),
+    Binding("t", "smoothing", "Loss plot: EMA line (toggle)", show=False),
+    Binding("1", "show_tab('monitor')", "Monitor tab", show=False),
+    Binding("2", "show_tab('digits')", "Digits tab", show=False),
+    Binding("3", "show_tab('settings')", "Settings tab", show=False),
+    Binding("4", "show_tab('errors')", "Errors tab: confusion matrix, worst mistakes", show=False),
+    Binding("5", "show_tab('layers')", "Layers tab: histograms, gradient norms, dead units, weight images",
+            show=False),
+    Binding("6", "show_tab('graph')", "Graph tab: the computational-graph lesson", show=False),
+    Binding("w", "worst", "Digits: the most confidently wrong test digits", show=False),
+    Binding("escape", "escape", "Digits: back to all; Settings: leave the form", show=False),
+]
+# What the footer's short labels mean, for the help screen and the command palette.
+KEY_HELP = {
+    "toggle_run": "Start training, pause it, resume it",
+    "step": "Run exactly one batch, then stay paused",
+    "reset": "Reset: a new run with the current settings (asks first)",
+    "gradcheck": "Gradient check now: backprop vs numerical, per tensor",
+    "lr_down": "Halve the learning rate (at the next batch)",
+    "lr_up": "Double the learning rate (at the next batch)",
+    "help": "This help",
+    "quit_app": "Quit (asks while training runs)",
+}
+
+# The actions of the monitor's own keys (quit excepted: it works from anywhere), for check_action.
+KEY_ACTIONS = {b.action.split("(")[0] for b in KEYS} - {"quit_app"}
+# Those with nothing to act on when the dataset is unavailable (reset retries; the views just stay empty).
+NEEDS_DATA = {"toggle_run", "step", "gradcheck", "lr_down", "lr_up", "evaluate", "checkpoint", "export"}

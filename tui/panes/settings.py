@@ -1,0 +1,43 @@
+"""Tab 3: the settings form. It is mounted after the first frame: it is most of the DOM and not on
+screen at start."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.lazy import Lazy
+
+from engine.config import TrainConfig
+
+from ..state import MonitorState
+from ..widgets.settings_form import SettingsForm
+from .pane import Pane
+
+
+class SettingsPane(Pane):
+    def __init__(self, requested: Callable[[], TrainConfig]):
+        """`requested`: the settings the user has asked for, which the form shows."""
+        super().__init__("3 Settings", id="settings")
+        self.requested = requested
+
+    def compose(self) -> ComposeResult:
+        yield Lazy(SettingsForm(self.requested, id="settings-form"))
+
+    @property
+    def form(self) -> SettingsForm | None:
+        """The form, once mounted."""
+        forms = self.query(SettingsForm)
+        return forms.first() if forms and forms.first().fields_ready else None
+
+    def load(self) -> None:
+        """Show the requested settings afresh (once the form is there)."""
+        if form := self.form:
+            form.load(self.requested())
+
+    def shown(self) -> set[str]:
+        if self.app.focused is None:
+            self.load()  # the current values, not text left from a refused entry
+        return set()
+
+    def restart(self, state: MonitorState) -> None:
+        self.load()
