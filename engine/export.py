@@ -42,8 +42,9 @@ def tables(run_dir: Path) -> tuple[list[dict], list[dict]]:
     return [metrics[i] for i in sorted(metrics)], gradcheck
 
 
-def export_run(run_dir: Path, form: str = "csv") -> list[Path]:
-    """Write the tables into the run directory as `form` ("csv" or "jsonl"); return the paths."""
+def export_run(run_dir: Path, form: str = "csv", beside: dict[str, str] | None = None) -> list[Path]:
+    """Write the tables into the run directory as `form` ("csv" or "jsonl"), and the `beside` files
+    (name: text, such as the monitor's screenshot); return the paths."""
     metrics, gradcheck = tables(run_dir)
     written = []
     for name, columns, rows in (("metrics", METRICS, metrics), ("gradcheck", GRADCHECK, gradcheck)):
@@ -58,4 +59,7 @@ def export_run(run_dir: Path, form: str = "csv") -> list[Path]:
             text = "".join(json.dumps({k: row[k] for k in columns}) + "\n" for row in rows)
         write_bytes_atomic(path, text.encode())
         written.append(path)
+    for name, text in (beside or {}).items():
+        written.append(Path(run_dir) / Path(name).name)  # a name, never a path elsewhere
+        write_bytes_atomic(written[-1], text.encode())
     return written

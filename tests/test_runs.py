@@ -142,6 +142,8 @@ def test_export_csv_round_trips(data_dir, tmp_path):
     (jsonl,) = [p for p in export_run(run, "jsonl") if p.name == "metrics.jsonl"]
     assert [json.loads(line)["iteration"] for line in jsonl.read_text().splitlines()] == list(range(0, 31))
     assert np.isfinite([float(r["loss"]) for r in rows[1:]]).all()
+    *_, screen = export_run(run, "csv", {"../screen-1.svg": "<svg/>"})  # a file beside them, never outside
+    assert screen == run / "screen-1.svg" and screen.read_text() == "<svg/>" and not (run.parent / "screen-1.svg").exists()
 
 
 def test_batch_records_wait_at_most_flush_every(tmp_path, monkeypatch):

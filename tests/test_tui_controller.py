@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from engine import events as ev
 from engine.config import TrainConfig
 from engine.control import RemoteTrainer
+from engine.controls import RunState
 from tests.conftest import make_dataset
 from tests.fake_trainer import ScriptedTrainer
 from tui.controller import RESET_QUESTION, Controller
@@ -79,3 +80,23 @@ def test_requested_settings_follow_the_run():
     c.session.config = resumed
     assert c.follow(DatasetReady(TOY, resumed))  # a resumed run brings its own settings
     assert c.pending == resumed == c.state.config
+
+
+def test_an_attached_run_nobody_trains_is_shown_stopped_and_quitting_never_asks(tmp_path):
+    session = AttachedSession(CONFIG, tmp_path)  # no process listens on tmp_path's channel
+    c = Controller(session, MonitorState(CONFIG))
+    c.state.state = RunState.RUNNING
+    assert c.status_note() == "attached, read-only: no process trains it now"
+    assert c.state.state == RunState.STOPPED
+    c.state.state = RunState.RUNNING
+    assert c.quit_question() is None  # the run goes on in its own process
+
+
+def test_a_local_run_asks_before_quitting_only_while_it_trains(tmp_path):
+    session = LocalSession(CONFIG, str(tmp_path))
+    c = Controller(session, MonitorState(CONFIG))
+    c.state.state = RunState.RUNNING
+    assert c.status_note() == "" and c.state.state == RunState.RUNNING
+    assert c.quit_question() == "Training is running. Quit anyway?"
+    c.state.state = RunState.PAUSED
+    assert c.quit_question() is None

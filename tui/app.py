@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent
 
 from engine import events as ev
-from engine.atomic import write_bytes_atomic
 from engine.control import ControlError
 from engine.controls import RunState
 from engine.export import export_run
@@ -23,7 +22,7 @@ from engine.export import export_run
 from .controller import Controller, Verdict
 from .hangup import GRACE as HANGUP_GRACE
 from .hangup import HangUp
-from .keys import KEY_ACTIONS, KEY_HELP, KEYS, NEEDS_DATA
+from .keys import KEY_HELP, KEYS, key_works
 from .messages import DatasetUnavailable
 from .notices import Notices
 from .options import UiOptions
@@ -104,14 +103,7 @@ class BackpropApp(App):
         return self.key_works(action, self.screen)
 
     def key_works(self, action: str, screen: Screen) -> bool:
-        """False hides a key from the footer and the palette, and ignores it: while the run browser, help, a
-        question or the dataset screen is on top, the monitor's keys wait (no training unseen); without
-        data, the keys that need it are gone rather than answering "There is no data"."""
-        if action not in KEY_ACTIONS:
-            return True
-        if isinstance(screen, (RunsScreen, HelpScreen, ConfirmScreen, DatasetScreen)):
-            return False
-        return not (action in NEEDS_DATA and self.monitor.state == DataState.UNAVAILABLE)
+        return key_works(action, screen, self.monitor.state == DataState.UNAVAILABLE)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -155,9 +147,8 @@ class BackpropApp(App):
             self.settings_pane.load()
         if (notice := self.notices.of(event, self.session.replaying)) is not None:
             self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=notice.timeout)
-        elif isinstance(event, ev.ParamChanged) and (form := self.settings_pane.form):
-            form.set_value(event.name, event.new)
-            form.show_note(event.name, f"applied at iteration {event.iteration:,}")
+        elif isinstance(event, ev.ParamChanged):
+            self.settings_pane.applied(event)
         elif isinstance(event, DatasetUnavailable):
             self.push_screen(DatasetScreen(self.session.config.dataset, event.message), self._dataset_screen_closed)
 
@@ -236,14 +227,11 @@ class BackpropApp(App):
             self.notify("No run to export yet (start training), or runs are off.", severity="warning")
             return
         try:
-            written = export_run(run_dir, "csv")
-            screen = run_dir / f"screen-{self.monitor.iteration:09d}.svg"
-            write_bytes_atomic(screen, self.export_screenshot().encode())  # owner-only, like the run's other files
+            written = export_run(run_dir, "csv", {f"screen-{self.monitor.iteration:09d}.svg": self.export_screenshot()})
         except (OSError, ValueError) as exc:
             self.notify(str(exc), title="Export failed", severity="error")
             return
-        names = ", ".join(p.name for p in written) + f", {screen.name}"
-        self.notify(f"{names} in {run_dir}", title="Exported", timeout=6)
+        self.notify(f"{', '.join(p.name for p in written)} in {run_dir}", title="Exported", timeout=6)
 
     def action_lr_down(self) -> None:
         self._show_verdict("lr", self.controller.set_live("lr", self.pending.lr / LR_FACTOR))
@@ -252,15 +240,9 @@ class BackpropApp(App):
         self._show_verdict("lr", self.controller.set_live("lr", self.pending.lr * LR_FACTOR))
 
     def _show_verdict(self, name: str, verdict: Verdict) -> None:
-        """A setting's fate beside its field (once the form is there); a refused live one as a notification too."""
-        form = self.settings_pane.form
-        if verdict.error is not None:
-            if form:
-                form.show_error(name, verdict.error)
-            if verdict.live:
-                self.notify(verdict.error, severity="error")
-        elif form:
-            form.show_note(name, verdict.note)
+        self.settings_pane.show_verdict(name, verdict)
+        if verdict.error is not None and verdict.live:  # a refused key press: say so where the user looks
+            self.notify(verdict.error, severity="error")
 
     def on_settings_form_submitted(self, message: SettingsForm.Submitted) -> None:
         if message.form.is_attached:  # not a Select's report arriving after the app closed the form (at exit)
@@ -302,17 +284,11 @@ class BackpropApp(App):
         self.action_show_tab("digits")
         self.digits_pane.choose(view)
 
-    def action_next_page(self) -> None:
-        (self.layers_pane if self.pane is self.layers_pane else self.digits_pane).page(1)
+    def action_page(self, step: int) -> None:
+        (self.layers_pane if self.pane is self.layers_pane else self.digits_pane).page(step)  # weights, else digits
 
-    def action_prev_page(self) -> None:
-        (self.layers_pane if self.pane is self.layers_pane else self.digits_pane).page(-1)
-
-    def action_select_next(self) -> None:
-        self.digits_pane.move(1)
-
-    def action_select_prev(self) -> None:
-        self.digits_pane.move(-1)
+    def action_select(self, step: int) -> None:
+        self.digits_pane.move(step)
 
     def action_mistakes(self) -> None:
         self.digits_pane.toggle_mistakes()

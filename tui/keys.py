@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.screen import Screen
+
+from .screens.confirm_screen import ConfirmScreen
+from .screens.dataset_screen import DatasetScreen
+from .screens.help_screen import HelpScreen
+from .screens.runs_screen import RunsScreen
 
 # The footer shows the first few; the help screen (?) and the command palette list them all.
 KEYS = [
@@ -17,10 +23,10 @@ KEYS = [
     Binding("c", "checkpoint", "Save a checkpoint into the run directory", show=False),
     Binding("x", "export", "Export metrics (CSV) and this screen (SVG) into the run directory", show=False),
     Binding("o", "runs", "Runs: list saved runs, open one's curves, overlay two (space marks)", show=False),
-    Binding("n,right,pagedown", "next_page", "Next page of digits", show=False),
-    Binding("p,left,pageup", "prev_page", "Previous page of digits", show=False),
-    Binding("down", "select_next", "Select the next digit", show=False),
-    Binding("up", "select_prev", "Select the previous digit", show=False),
+    Binding("n,right,pagedown", "page(1)", "Next page of digits", show=False),
+    Binding("p,left,pageup", "page(-1)", "Previous page of digits", show=False),
+    Binding("down", "select(1)", "Select the next digit", show=False),
+    Binding("up", "select(-1)", "Select the previous digit", show=False),
     Binding("m", "mistakes", "Show only mistakes (toggle)", show=False),
     Binding("l", "log_scale", "Loss plot: log scale (toggle)", show=False),
     Binding("t", "smoothing", "Loss plot: EMA line (toggle)", show=False),
@@ -50,3 +56,14 @@ KEY_HELP = {
 KEY_ACTIONS = {b.action.split("(")[0] for b in KEYS} - {"quit_app"}
 # Those with nothing to act on when the dataset is unavailable (reset retries; the views just stay empty).
 NEEDS_DATA = {"toggle_run", "step", "gradcheck", "lr_down", "lr_up", "evaluate", "checkpoint", "export"}
+
+
+def key_works(action: str, screen: Screen, data_unavailable: bool) -> bool:
+    """False hides a key from the footer and the palette, and ignores it: while the run browser, help, a
+    question or the dataset screen is on top, the monitor's keys wait (no training unseen); without
+    data, the keys that need it are gone rather than answering "There is no data"."""
+    if action not in KEY_ACTIONS:
+        return True
+    if isinstance(screen, (RunsScreen, HelpScreen, ConfirmScreen, DatasetScreen)):
+        return False
+    return not (action in NEEDS_DATA and data_unavailable)

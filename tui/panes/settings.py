@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.lazy import Lazy
 
 from engine.config import TrainConfig
+from engine.events import ParamChanged
 
+from ..controller import Verdict
 from ..state import MonitorState
 from ..widgets.settings_form import SettingsForm
 from .pane import Pane
@@ -33,6 +35,20 @@ class SettingsPane(Pane):
         """Show the requested settings afresh (once the form is there)."""
         if form := self.form:
             form.load(self.requested())
+
+    def show_verdict(self, name: str, verdict: Verdict) -> None:
+        """A setting's fate beside its field (once the form is there)."""
+        if form := self.form:
+            if verdict.error is not None:
+                form.show_error(name, verdict.error)
+            else:
+                form.show_note(name, verdict.note)
+
+    def applied(self, change: ParamChanged) -> None:
+        """A live setting reached the trainer (from a key, the form, or a monitor attached elsewhere)."""
+        if form := self.form:
+            form.set_value(change.name, change.new)
+            form.show_note(change.name, f"applied at iteration {change.iteration:,}")
 
     def shown(self) -> set[str]:
         if self.app.focused is None:
