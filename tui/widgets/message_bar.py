@@ -4,7 +4,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..state import MonitorState
+from engine.controls import RunState
+
+from ..state import DataState, MonitorState
 
 
 class MessageBar(Static):
@@ -16,10 +18,10 @@ class MessageBar(Static):
 
 
 def render_message(state: MonitorState) -> Text:
-    if state.download is not None and state.state == "loading":
+    if state.download is not None and state.state == DataState.LOADING:
         d = state.download
         return Text(f" downloading {d.file}: {d.done / 1e6:.1f}/{d.total / 1e6:.1f} MB "
                     f"({100 * d.done / max(d.total, 1):.0f}%)", style="cyan")
     if state.message:
-        return Text(f" {state.message}", style="red" if state.state in ("failed", "unavailable") else "yellow")
+        return Text(f" {state.message}", style="red" if state.state in (RunState.FAILED, DataState.UNAVAILABLE) else "yellow")
     return Text("")

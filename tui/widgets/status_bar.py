@@ -4,11 +4,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..state import MonitorState
+from engine.controls import RunState
+
+from ..state import DataState, MonitorState
 
 STATE_STYLES = {
-    "loading": "bold cyan", "idle": "bold", "running": "bold green", "paused": "bold yellow", "stopped": "bold magenta",
-    "finished": "bold blue", "diverged": "bold red", "failed": "bold red", "unavailable": "bold red",
+    DataState.LOADING: "bold cyan", RunState.IDLE: "bold", RunState.RUNNING: "bold green",
+    RunState.PAUSED: "bold yellow", RunState.STOPPED: "bold magenta", RunState.FINISHED: "bold blue",
+    RunState.DIVERGED: "bold red", RunState.FAILED: "bold red", DataState.UNAVAILABLE: "bold red",
 }
 
 
