@@ -7,7 +7,7 @@ from textual.widget import Widget
 from ..state import MonitorState
 from .timed_plot import to_ascii
 
-COLUMN = 26  # "#1234  Sneake→Sandal 99.9%" and a gap
+COLUMN = 28  # "#1234  Sneake→Pullov 100.0%" and a gap
 
 
 class WorstMistakes(Widget):
@@ -38,7 +38,7 @@ def render_worst(state: MonitorState, width: int, rows: int) -> Text:
     for r in range(0, len(shown), columns):
         for i in shown[r : r + columns]:
             label, prediction = int(state.test_labels[i]), int(p.predictions[i])
-            entry = f"#{i:<5} {names[label][:6]}→{names[prediction][:6]} {float(p.probabilities[i, prediction]):6.1%}"
+            entry = f"#{i:<5} {names[label][:6].rstrip()}→{names[prediction][:6].rstrip()} {float(p.probabilities[i, prediction]):6.1%}"
             text.append(f"{entry:<{COLUMN}}", style="red")
         text.append("\n")
     return text
