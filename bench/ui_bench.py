@@ -10,7 +10,7 @@ One run prints (--parts picks some):
    automatic gradient checks, in two modes:
      - headless: the Trainer alone, its sink appending to a deque that nobody
        reads;
-     - UI: the same Trainer built by the app's Session (trainer_factory), in
+     - UI: the same Trainer built by the app's LocalSession (trainer_factory), in
        BackpropApp under App.run_test (headless driver, 120x40, monitor tab
        shown), started with the space key (App.simulate_key). The app drains
        the queue, folds the events into its state and redraws the status
@@ -179,7 +179,7 @@ def headless_round(dataset, config: TrainConfig, trainer_class=Trainer) -> tuple
 
 async def _ui_round(folder: Path, config: TrainConfig, timeout: float) -> float:
     from tui.app import BackpropApp
-    from tui.session import Session
+    from tui.session import LocalSession
 
     clocks: list[Clock] = []
 
@@ -187,7 +187,7 @@ async def _ui_round(folder: Path, config: TrainConfig, timeout: float) -> float:
         clocks.append(Clock(sink))
         return Trainer(dataset, cfg, clocks[-1])
 
-    app = BackpropApp(Session(config, str(folder), trainer_factory=factory))
+    app = BackpropApp(LocalSession(config, str(folder), trainer_factory=factory))
     async with app.run_test(size=SIZE) as pilot:
         began = time.monotonic()
         while not (app.session.trainer is not None and app.monitor.state == "idle"):

@@ -9,7 +9,7 @@ What it does:
   digits become the training set and the last 2,000 the test set, written as
   the four standard files with engine.idx.write_idx. The shared files are only
   read, never copied into the repo. Without ../shared the script exits with 1.
-* starts BackpropApp(Session(config, folder)) under App.run_test (headless,
+* starts BackpropApp(LocalSession(config, folder)) under App.run_test (headless,
   120x40, notifications on), with a gradient check every 500 iterations;
 * presses space to train, ] at ~1,200 iterations (lr 0.1 -> 0.2) and [ at
   ~2,400 (back to 0.1) so the loss plot shows its change markers, pauses at
@@ -123,12 +123,12 @@ def earlier_run(folder: Path, runs: Path, config: TrainConfig) -> None:
 
 async def run(folder: Path, out: Path) -> None:
     from tui.app import BackpropApp
-    from tui.session import Session
+    from tui.session import LocalSession
 
     config = TrainConfig(iters=20_000, gradcheck_every=500)
     runs = folder / "runs"
     earlier_run(folder, runs, config.with_changes(lr=0.02, iters=3500))  # for the run browser to compare
-    app = BackpropApp(Session(config, str(folder), runs_dir=str(runs)))
+    app = BackpropApp(LocalSession(config, str(folder), runs_dir=str(runs)))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_until(pilot, lambda: app.session.trainer is not None and app.monitor.state == "idle",
                          "the dataset to load")
