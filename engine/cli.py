@@ -35,6 +35,7 @@ from .options import (
     describe,
     parse_hidden,
 )
+from .records import Skipped
 from .registry import REGISTRY
 from .run_lock import RunBusy, RunLock
 from .runs import RunLog, latest_checkpoint, new_run_dir, recorded_data_dir, resolve_run, truncate_log
@@ -115,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                 {"epochs": args.epochs} if args.epochs is not None else {})
             resumed = checkpoint.config.with_changes(**length)
             trainer = Trainer.from_checkpoint(dataset, checkpoint, config=resumed)  # refuses other data first
-            truncate_log(run_dir, checkpoint.iteration)  # records after the checkpoint will be made again
+            damaged = truncate_log(run_dir, checkpoint.iteration)  # records after the checkpoint will be made again
+            if damaged.count:
+                print(f"warning: {run_dir}: {damaged}; the curves go on without them", file=sys.stderr)
         else:
             architecture = "-".join(map(str, (dataset.input_size, *config.hidden_sizes, dataset.num_classes)))
             try:
@@ -292,11 +295,14 @@ def _stop(trainer: Trainer, log: RunLog, status: int, quiet: bool = False) -> in
 
 def export_command(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
+    skipped = Skipped()
     try:
-        written = export_run(run_dir, "jsonl" if args.jsonl else "csv")
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot export {run_dir}: {exc}", file=sys.stderr)
+        written = export_run(run_dir, "jsonl" if args.jsonl else "csv", skipped=skipped)
+    except OSError as exc:
+        print(f"error: cannot export {run_dir}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILURE
+    if skipped.count:
+        print(f"warning: {run_dir}: {skipped}", file=sys.stderr)
     for path in written:
         print(path)
     return EXIT_OK

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from .atomic import write_bytes_atomic
+from .records import Skipped
 from .runs import read_events
 
 METRICS = ("iteration", "epoch", "loss", "lr", "train_acc", "test_acc")
@@ -20,11 +21,12 @@ GRADCHECK = ("iteration", "name", "shape", "count", "checked", "mean_abs_diff", 
              "max_rel_error", "kinks", "passed")
 
 
-def tables(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """(metric rows by iteration, grad-check rows) from the run's event log."""
+def tables(run_dir: Path, skipped: Skipped | None = None) -> tuple[list[dict], list[dict]]:
+    """(metric rows by iteration, grad-check rows) from the run's event log; damaged records are skipped
+    and counted in `skipped`."""
     metrics: dict[int, dict] = {}
     gradcheck: list[dict] = []
-    for record in read_events(run_dir):
+    for record in read_events(run_dir, skipped):
         kind = record["event"]
         if kind in ("BatchDone", "EpochDone", "Evaluated"):
             row = metrics.setdefault(record["iteration"], dict.fromkeys(METRICS))
@@ -42,10 +44,11 @@ def tables(run_dir: Path) -> tuple[list[dict], list[dict]]:
     return [metrics[i] for i in sorted(metrics)], gradcheck
 
 
-def export_run(run_dir: Path, form: str = "csv", beside: dict[str, str] | None = None) -> list[Path]:
+def export_run(run_dir: Path, form: str = "csv", beside: dict[str, str] | None = None,
+               skipped: Skipped | None = None) -> list[Path]:
     """Write the tables into the run directory as `form` ("csv" or "jsonl"), and the `beside` files
     (name: text, such as the monitor's screenshot); return the paths."""
-    metrics, gradcheck = tables(run_dir)
+    metrics, gradcheck = tables(run_dir, skipped)
     written = []
     for name, columns, rows in (("metrics", METRICS, metrics), ("gradcheck", GRADCHECK, gradcheck)):
         path = Path(run_dir) / f"{name}.{form}"

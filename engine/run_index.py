@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import events as ev
+from .records import MAX_LINE, MAX_NAME, Skipped, count, number, read_log, text
 from .run_lock import holder
-from .runs import read_events
+from .runs import CONFIG_FILE, EVENTS_FILE
 
 STAMP = "%Y%m%dT%H%M%SZ"  # how new_run_dir names runs
+STATES = {ev.Paused: "paused", ev.Resumed: "running"}  # the others by their event's name
 
 
 @dataclass
@@ -27,6 +30,7 @@ class RunRecord:
     iterations: list[int] = field(default_factory=list)  # the loss curve
     losses: list[float] = field(default_factory=list)
     accuracy: list[tuple[int, float, float]] = field(default_factory=list)  # (iteration, train, test)
+    damaged: int = 0  # records of its log skipped as damaged
 
     @property
     def name(self) -> str:
@@ -46,33 +50,33 @@ def read_run(path: Path) -> RunRecord:
     """One run's summary and curves from its config and event log; a damaged log says so in `state`."""
     record = RunRecord(path, _started(path))
     try:
-        config = json.loads((path / "config.json").read_text())
-        record.dataset = config["dataset"]
-        record.settings = f"{config['optimizer']} lr {config['lr']:g} b{config['batch_size']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    last_state = "new"
+        with open(path / CONFIG_FILE, "rb") as f:
+            config = json.loads(f.read(MAX_LINE))
+        record.dataset = text(config["dataset"], "dataset", MAX_NAME)
+        record.settings = (f"{text(config['optimizer'], 'optimizer', MAX_NAME)} lr {number(config['lr'], 'lr'):g} "
+                           f"b{count(config['batch_size'], 'batch_size')}")
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        pass  # shown as "?": the log below may still say what the run is
+    last_state, skipped = "new", Skipped()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a cut-short last line (a killed writer) is normal here
-            for r in read_events(path):
-                kind = r.get("event")  # (a record that is not an object raises: the log is not ours)
-                if kind == "BatchDone":
-                    record.iterations.append(int(r["iteration"]))
-                    record.losses.append(float(r["loss"]))
-                elif kind in ("EpochDone", "Evaluated"):
-                    record.accuracy.append((int(r["iteration"]), float(r["train_acc"]), float(r["test_acc"])))
-                elif kind == "Started":
-                    record.architecture = r.get("architecture", record.architecture)
-                    record.dataset = r.get("dataset", record.dataset)
-                    last_state = "running"
-                elif kind in ("Paused", "Resumed", "Finished", "Diverged", "Failed"):
-                    last_state = {"Paused": "paused", "Resumed": "running"}.get(kind, kind.lower())
+            for e in read_log(path / EVENTS_FILE, skipped):
+                if isinstance(e, ev.BatchDone):
+                    record.iterations.append(e.iteration)
+                    record.losses.append(e.loss)
+                elif isinstance(e, (ev.EpochDone, ev.Evaluated)):
+                    record.accuracy.append((e.iteration, e.train_acc, e.test_acc))
+                elif isinstance(e, ev.Started):
+                    record.architecture, record.dataset, last_state = e.architecture, e.dataset, "running"
+                elif isinstance(e, (ev.Paused, ev.Resumed, ev.Finished, ev.Diverged, ev.Failed)):
+                    last_state = STATES.get(type(e), type(e).__name__.lower())
     except FileNotFoundError:
         pass
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except OSError:  # a directory, a forbidden file
         record.state = "unreadable"
         return record
+    record.damaged = skipped.count
     record.iteration = record.iterations[-1] if record.iterations else 0
     tests = [a[2] for a in record.accuracy if math.isfinite(a[2])]
     record.best_test_acc = max(tests) if tests else None

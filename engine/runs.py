@@ -23,8 +23,6 @@ import os
 import re
 import threading
 import time
-import warnings
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -33,10 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from . import events as ev
+from . import npz
 from .atomic import write_bytes_atomic, write_with
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .control import CommandInbox
+from .records import MAX_COUNT, MAX_LINE, DamagedRecord, Skipped, parse, read_log
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
 HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
@@ -49,11 +49,9 @@ EVENTS_FILE = "events.jsonl"
 CONFIG_FILE = "config.json"
 MANUAL = "-manual"  # the suffix of a checkpoint asked for by hand
 FILE_MODE, FOLDER_MODE = 0o600, 0o700  # owner-only (atomic writes make 0600 files too)
+MAX_SAMPLES_BYTES = 64 << 20  # a preview is a few hundred digits: far less
+MAX_CLASSES = 1000
 READ_LIMIT = 1 << 20  # bytes of log a follower reads per poll: about 8,000 records, 0.1 s to rebuild
-
-
-class TruncatedLogWarning(UserWarning):
-    """The log's last line was cut short (the writer was killed mid-line); it was skipped."""
 
 
 def new_run_dir(root: str | Path, config: TrainConfig, architecture: str, data_dir: str | Path | None = None) -> Path:
@@ -275,14 +273,27 @@ def save_samples(path: Path, samples: ev.Samples) -> None:
 
 
 def load_samples(path: Path) -> ev.Samples | None:
-    """The preview digits a run saved last; None when absent or unreadable (being replaced, damaged)."""
+    """The preview digits a run saved last; None when absent, unreadable (being replaced) or not what a
+    run writes: shapes, dtypes and ranges are checked, and it is never bigger than MAX_SAMPLES_BYTES."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: ev.frozen_copy(npz[name]) for name in ("images", "labels", "predictions", "probabilities")}
-            iteration = int(npz["iteration"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        arrays = npz.load(path, MAX_SAMPLES_BYTES)
+        images, labels, predictions, probabilities = (arrays[k] for k in ("images", "labels", "predictions",
+                                                                          "probabilities"))
+        n, classes = len(labels), probabilities.shape[-1]
+        well_formed = (images.ndim == 3 and images.dtype.kind in "uif" and labels.shape == predictions.shape == (n,)
+                       and labels.dtype.kind in "iu" and predictions.dtype.kind in "iu" and len(images) == n
+                       and probabilities.shape == (n, classes) and probabilities.dtype.kind == "f"
+                       and arrays["iteration"].shape == () and arrays["iteration"].dtype.kind in "iu"
+                       and 0 < classes <= MAX_CLASSES and all(0 <= a.min() and a.max() < classes
+                                                               for a in (labels, predictions) if n)
+                       and np.isfinite(probabilities).all() and (images.dtype.kind != "f" or np.isfinite(images).all()))
+        if not well_formed or not 0 <= int(arrays["iteration"]) <= MAX_COUNT:
+            return None
+    except (OSError, ValueError, KeyError, IndexError):  # npz.NpzError is a ValueError
         return None
-    return ev.Samples(iteration=iteration, **arrays)
+    return ev.Samples(images=ev.frozen_copy(images), labels=ev.frozen_copy(labels),
+                      predictions=ev.frozen_copy(predictions), probabilities=ev.frozen_copy(probabilities),
+                      iteration=int(arrays["iteration"]))
 
 
 CHECKPOINT_NAME = re.compile(r"ckpt-(\d+)(-manual)?\.npz")
@@ -308,21 +319,10 @@ def latest_checkpoint(run_dir: Path, warn: Callable[[str], None] = print) -> Che
     raise CheckpointError(f"{run_dir}: none of its {len(found)} checkpoints can be read")
 
 
-def read_events(run_dir: Path) -> Iterator[dict]:
-    """The run's event records in order; a cut-short last line is skipped with a warning."""
-    path = Path(run_dir) / EVENTS_FILE
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError:
-            if number >= len(lines) - 1:  # the last line: a writer killed mid-line
-                warnings.warn(f"{path}: line {number} is cut short; skipped", TruncatedLogWarning, stacklevel=2)
-                return
-            raise ValueError(f"{path}: line {number} is not JSON") from None
+def read_events(run_dir: Path, skipped: Skipped | None = None) -> Iterator[dict]:
+    """The run's event records in order, each checked (engine/records.py) and written out again as it
+    would be logged; damaged ones are skipped and counted in `skipped`, a cut-short last line warned of."""
+    return (event_record(e) for e in read_log(Path(run_dir) / EVENTS_FILE, skipped))
 
 
 def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
@@ -335,41 +335,24 @@ def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
     raise CheckpointError(f"no run directory {str(name)!r} (looked in . and {runs_dir})")
 
 
-REBUILT = {cls.__name__: cls for cls in (
-    ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.Paused, ev.Resumed, ev.Diverged,
-    ev.Finished, ev.Failed, ev.CheckpointSaved, ev.WriteFailed,
-)}
 METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone, ev.LayerStats)
 
 
-def rebuild(record: dict):
-    """The event a log record was made from (None for kinds not rebuilt, such as checkpoints)."""
-    from .gradcheck import GradCheckRow
-    from .insight import LayerStatsRow
-
-    record = dict(record)
-    kind = record.pop("event", None)
-    for name in ("loss",):  # "nan" / "inf" were written as text
-        if name in record:
-            record[name] = float(record[name])
-    if kind in REBUILT:
-        return REBUILT[kind](**record)
-    if kind == "GradCheckDone":
-        rows = tuple(GradCheckRow(**{**r, "shape": tuple(r["shape"])}) for r in record["rows"])
-        return ev.GradCheckDone(rows, record["iteration"], record["seconds"])
-    if kind == "LayerStats":  # JSON gave lists where the rows hold tuples
-        rows = tuple(LayerStatsRow(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
-                     for r in record["layers"])
-        return ev.LayerStats(record["iteration"], rows)
-    if kind == "Started":
-        config = {**record["config"], "hidden_sizes": tuple(record["config"]["hidden_sizes"])}
-        return ev.Started(**{**record, "config": TrainConfig(**config)})
-    return None
+def history(run_dir: Path, skipped: Skipped | None = None) -> list:
+    """The metric events of the run's log, checked, to replay a run's curves (grad checks and layer stats
+    included); damaged records are skipped and counted in `skipped`."""
+    return [e for e in read_log(Path(run_dir) / EVENTS_FILE, skipped) if isinstance(e, METRIC_EVENTS)]
 
 
-def history(run_dir: Path) -> list:
-    """The metric events of the run's log, rebuilt, to replay a run's curves (grad checks and layer stats included)."""
-    return [e for e in map(rebuild, read_events(run_dir)) if isinstance(e, METRIC_EVENTS)]
+@dataclass(frozen=True)
+class RecordsSkipped:
+    """Damaged records were skipped in a run's log: how many so far, and the first one's place and reason."""
+
+    count: int
+    first: str
+
+    def __str__(self) -> str:
+        return str(Skipped(self.count, self.first))
 
 
 @dataclass(frozen=True)
@@ -391,6 +374,9 @@ class LogFollower:
         self.path = self.run_dir / EVENTS_FILE
         self.offset = 0
         self.partial = b""  # a line the writer has not finished yet
+        self.overlong = False  # the line being read is longer than MAX_LINE: skip it to its newline
+        self.skipped = Skipped()
+        self.line_number = 0  # of the last whole line read
         self.inode: int | None = None
         self.caught_up = False  # the whole log has been read once (it may grow later)
         self.samples_stamp: tuple | None = None
@@ -406,7 +392,8 @@ class LogFollower:
                 stat = os.fstat(f.fileno())
                 replaced = self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset)
                 if replaced:
-                    self.offset, self.partial, self.caught_up = 0, b"", False
+                    self.offset, self.partial, self.caught_up, self.overlong = 0, b"", False, False
+                    self.skipped, self.line_number = Skipped(), 0
                 self.inode = stat.st_ino
                 f.seek(self.offset)
                 data = f.read(READ_LIMIT)
@@ -415,14 +402,26 @@ class LogFollower:
         self.offset += len(data)
         self.caught_up |= len(data) < READ_LIMIT
         *lines, self.partial = (self.partial + data).split(b"\n")
+        if self.overlong:  # the rest of a line too long to hold
+            if not lines:
+                self.partial = b""
+                return []
+            lines[0], self.overlong = None, False
+        if len(self.partial) > MAX_LINE:  # never held whole: skipped up to its newline
+            self.partial, self.overlong = b"", True
         events = [LogReplaced()] if replaced else []
+        before = self.skipped.count
         for line in lines:
+            self.line_number += 1
             try:
-                event = rebuild(json.loads(line))
-            except (ValueError, TypeError, KeyError):
-                continue  # a damaged record: skip it, keep following
-            if event is not None:
-                events.append(event)
+                if line is None:
+                    raise DamagedRecord(f"a line of over {MAX_LINE:,} bytes")
+                if line.strip():
+                    events.append(parse(line))
+            except DamagedRecord as exc:
+                self.skipped.add(f"line {self.line_number:,}", str(exc))
+        if self.skipped.count > before:
+            events.append(RecordsSkipped(self.skipped.count, self.skipped.first))
         return events
 
     def _new_samples(self) -> ev.Samples | None:
@@ -439,8 +438,19 @@ class LogFollower:
         return samples
 
 
-def truncate_log(run_dir: Path, iteration: int) -> None:
-    """Keep the records up to `iteration` (resuming from a checkpoint there must not repeat later ones)."""
-    kept = [r for r in read_events(run_dir) if r.get("iteration", 0) <= iteration]
-    data = "".join(json.dumps(r) + "\n" for r in kept)
-    write_bytes_atomic(Path(run_dir) / EVENTS_FILE, data.encode())
+def truncate_log(run_dir: Path, iteration: int) -> Skipped:
+    """Keep the valid records up to `iteration` (resuming from a checkpoint there must not repeat later
+    ones); damaged records are dropped and counted. A missing log starts empty; CheckpointError when the
+    log is not a file."""
+    path = Path(run_dir) / EVENTS_FILE
+    skipped = Skipped()
+    if path.is_symlink() or path.exists() and not path.is_file():
+        raise CheckpointError(f"{path}: not a regular file, so the run's log cannot be continued")
+    try:
+        kept = [r for r in read_events(run_dir, skipped) if r.get("iteration", 0) <= iteration]
+    except FileNotFoundError:
+        kept = []
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    write_bytes_atomic(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    return skipped

@@ -16,7 +16,8 @@ import pytest
 
 from engine.cli import main
 from engine.export import export_run
-from engine.runs import KEEP, TruncatedLogWarning, checkpoints, latest_checkpoint, read_events
+from engine.records import TruncatedLogWarning
+from engine.runs import KEEP, checkpoints, latest_checkpoint, read_events
 from tests.conftest import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +199,7 @@ def test_the_last_epoch_checkpoint_is_written_before_finished(tmp_path):
 
 def test_log_follower_holds_a_half_written_line_and_skips_damaged_ones(tmp_path):
     from engine import events as ev
-    from engine.runs import LogFollower
+    from engine.runs import LogFollower, RecordsSkipped
 
     log = tmp_path / "events.jsonl"
     follower = LogFollower(tmp_path)
@@ -208,7 +209,7 @@ def test_log_follower_holds_a_half_written_line_and_skips_damaged_ones(tmp_path)
     assert follower.poll() == []
     with open(log, "a") as f:
         f.write(line[12:] + "\n" + "{not json}\n" + json.dumps({"event": "Resumed", "iteration": 7}) + "\n")
-    assert follower.poll() == [ev.Paused(7), ev.Resumed(7)]
+    assert follower.poll() == [ev.Paused(7), ev.Resumed(7), RecordsSkipped(1, "line 2: not JSON")]
     assert follower.poll() == []
 
 
@@ -300,10 +301,14 @@ def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
     with open(log.run_dir / "events.jsonl", "a") as f:
         f.write(json.dumps({"event": "Evaluated", "iteration": 1, "train_acc": "nan", "test_acc": "nan"}) + "\n")
     assert read_run(log.run_dir).best_test_acc == 0.19  # the score before training; a NaN one is not the best
-    for damage in ("[1]\n", "{broken\n"):  # JSON but not a record; not JSON
+    for damaged, line in enumerate(("[1]\n", "{broken\n"), start=1):  # JSON but not a record; not JSON
         with open(log.run_dir / "events.jsonl", "a") as f:
-            f.write(damage + json.dumps({"event": "Paused", "iteration": 0}) + "\n")
-        assert read_run(log.run_dir).state == "unreadable"
+            f.write(line + json.dumps({"event": "Paused", "iteration": 0}) + "\n")
+        run = read_run(log.run_dir)  # skipped and counted: the rest of the log still tells the run
+        assert run.state == "stopped" and run.damaged == damaged and run.best_test_acc == 0.19
+    (log.run_dir / "events.jsonl").unlink()
+    (log.run_dir / "events.jsonl").mkdir()
+    assert read_run(log.run_dir).state == "unreadable"
 
 
 def test_layer_stats_are_logged_and_rebuilt_equal_while_big_arrays_are_not(tmp_path):
@@ -333,14 +338,15 @@ def test_layer_stats_are_logged_and_rebuilt_equal_while_big_arrays_are_not(tmp_p
 def test_a_layer_stats_record_round_trips_through_json():
     from engine import events as ev
     from engine.insight import LayerStatsRow
-    from engine.runs import event_record, rebuild
+    from engine.records import decode
+    from engine.runs import event_record
 
     row = LayerStatsRow("Affine1", (1, 0, 3), (-0.5, 0.0, 0.25, 1.0), (2, 2, 0), (-1e-3, 0.0, 1e-3, 2e-3),
                         0.125, 3.5e-4, 0.25)
     event = ev.LayerStats(7, (row, dataclasses.replace(row, name="Affine2", dead_share=None)))
     record = json.loads(json.dumps(event_record(event)))
     assert record["layers"][0]["weight_counts"] == [1, 0, 3] and record["layers"][1]["dead_share"] is None
-    assert rebuild(record) == event
+    assert decode(record) == event
 
 
 def test_a_follower_reads_a_long_history_a_part_at_a_time(tmp_path, monkeypatch):

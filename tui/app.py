@@ -18,6 +18,7 @@ from engine import events as ev
 from engine.control import ControlError
 from engine.controls import RunState
 from engine.export import export_run
+from engine.records import Skipped, plain
 
 from .controller import Controller, Verdict
 from .hangup import GRACE as HANGUP_GRACE
@@ -113,6 +114,11 @@ class BackpropApp(App):
                                     lambda action=binding.action: self.run_action(action))
         if isinstance(screen, DatasetScreen):
             yield from screen.system_commands()
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification is plain text, its control characters replaced: many quote files or other processes."""
+        super().notify(plain(message), title=plain(title), severity=severity, timeout=timeout, markup=False)
 
     @property
     def pane(self) -> Pane:
@@ -226,12 +232,15 @@ class BackpropApp(App):
         if run_dir is None:
             self.notify("No run to export yet (start training), or runs are off.", severity="warning")
             return
+        skipped = Skipped()
         try:
-            written = export_run(run_dir, "csv", {f"screen-{self.monitor.iteration:09d}.svg": self.export_screenshot()})
-        except (OSError, ValueError) as exc:
+            written = export_run(run_dir, "csv", {f"screen-{self.monitor.iteration:09d}.svg": self.export_screenshot()},
+                                 skipped)
+        except OSError as exc:
             self.notify(str(exc), title="Export failed", severity="error")
             return
-        self.notify(f"{', '.join(p.name for p in written)} in {run_dir}", title="Exported", timeout=6)
+        note = f"\n{skipped}" if skipped.count else ""
+        self.notify(f"{', '.join(p.name for p in written)} in {run_dir}{note}", title="Exported", timeout=6)
 
     def action_lr_down(self) -> None:
         self._show_verdict("lr", self.controller.set_live("lr", self.pending.lr / LR_FACTOR))

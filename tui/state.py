@@ -14,11 +14,11 @@ from enum import StrEnum
 import numpy as np
 
 from engine import events as ev
-from engine.config import TrainConfig
+from engine.config import ConfigError, TrainConfig
 from engine.controls import RunState
 from engine.gradcheck import GradCheckRow
 from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
-from engine.runs import LogReplaced
+from engine.runs import LogReplaced, RecordsSkipped
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
@@ -71,6 +71,7 @@ class MonitorState:
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
     message: str = ""  # the last error or warning, shown in the message bar
+    damaged: str = ""  # damaged records skipped in the run's log (shown when there is no other message)
     warnings: list[str] = field(default_factory=list)  # about the data; the app shows them as a notification
     download: ev.DownloadProgress | None = None
     running_seconds: float = 0.0  # time spent running, pauses excluded
@@ -129,6 +130,10 @@ class MonitorState:
         self.reset(self.config)
         return {"loss", "accuracy", "gradcheck"}  # the preview keeps its digits until new ones come
 
+    def _on_RecordsSkipped(self, e: RecordsSkipped) -> set[str]:
+        self.damaged = f"the run's log: {e}"
+        return {"status"}
+
     def _on_DatasetUnavailable(self, e: DatasetUnavailable) -> set[str]:
         self.state = DataState.UNAVAILABLE
         self.message = e.message
@@ -177,6 +182,8 @@ class MonitorState:
         return {"gradcheck"}
 
     def _on_Samples(self, e: ev.Samples) -> set[str]:
+        if e.probabilities.shape[1] != len(self.class_names):  # another dataset's (a run's file from elsewhere)
+            return set()
         self.samples = e
         return {"samples"}
 
@@ -200,7 +207,10 @@ class MonitorState:
         return {"layers"}
 
     def _on_ParamChanged(self, e: ev.ParamChanged) -> set[str]:
-        self.config = self.config.with_changes(**{e.name: e.new})
+        try:
+            self.config = self.config.with_changes(**{e.name: e.new})
+        except ConfigError:  # a value this run's settings cannot take (a log from elsewhere): not applied
+            return set()
         if e.name == "lr":
             self.lr = e.new
         if e.name not in ("gradcheck_every", "insight_every"):  # settings of the views, not of training

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +11,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from engine.records import plain
 from engine.run_index import RunRecord, list_runs
 
 from ..widgets.run_curves import RunCurves
@@ -31,7 +33,7 @@ class RunsScreen(Screen):
         self.marked: list[RunRecord] = []  # at most two: their curves are overlaid
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Runs in {self.root}: reading…", id="runs-title")
+        yield Static(Text(f"Runs in {self.root}: reading…"), id="runs-title")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="runs-curves"):
             yield RunCurves("loss", id="runs-loss")
@@ -50,7 +52,7 @@ class RunsScreen(Screen):
             runs = list_runs(self.root)
         except OSError as exc:  # an unreadable runs folder (a damaged run only shows as "unreadable")
             self.app.call_from_thread(self.query_one("#runs-title", Static).update,
-                                      f"Cannot list {self.root}: {exc.strerror or exc}")
+                                      Text(plain(f"Cannot list {self.root}: {exc.strerror or exc}")))
             return
         self.app.call_from_thread(self.show_runs, runs)
 
@@ -60,16 +62,18 @@ class RunsScreen(Screen):
         table.clear()
         for run in runs:
             best = f"{run.best_test_acc:.2%}" if run.best_test_acc is not None else "-"
-            table.add_row("", run.started.strftime("%m-%d %H:%M"), f"{run.dataset} {run.architecture}",
-                          run.settings, f"{run.iteration:,}", best, run.state, key=run.name)
+            state = f"{run.state}, {run.damaged:,} damaged records skipped" if run.damaged else run.state
+            # Text, not markup: names and settings come from files anyone may have written.
+            table.add_row("", run.started.strftime("%m-%d %H:%M"), Text(f"{run.dataset} {run.architecture}"),
+                          Text(run.settings), f"{run.iteration:,}", best, state, key=run.name)
         title = self.query_one("#runs-title", Static)
         if runs:
-            title.update(f"{len(runs)} runs in {self.root} · space: mark two to overlay · esc: back")
+            title.update(Text(f"{len(runs)} runs in {self.root} · space: mark two to overlay · esc: back"))
             table.focus()
             self.show_curves([runs[0]])
         else:
-            title.update(f"No runs in {self.root} yet: each training run started here or with "
-                         "python -m engine train --runs-dir writes one.")
+            title.update(Text(f"No runs in {self.root} yet: each training run started here or with "
+                              "python -m engine train --runs-dir writes one."))
 
     def highlighted(self) -> RunRecord | None:
         table = self.query_one(DataTable)

@@ -21,6 +21,7 @@ from engine.registry import dataset_info
 from engine.run_lock import RunLock
 from engine.runs import (
     KEEP,
+    RecordsSkipped,
     RunLog,
     history,
     latest_checkpoint,
@@ -97,8 +98,10 @@ class LocalSession:
                                    warn=lambda message: self.events.append(DatasetWarning(message)))
             if checkpoint is not None:
                 trainer = self._new_trainer(dataset, checkpoint)
-                truncate_log(self.resume, checkpoint.iteration)  # what follows the checkpoint is made again
+                damaged = truncate_log(self.resume, checkpoint.iteration)  # what follows is made again
                 replay = history(self.resume)
+                if damaged.count:
+                    replay.append(RecordsSkipped(damaged.count, damaged.first))
         except (DatasetError, CheckpointError) as exc:
             self.events.append(DatasetUnavailable(str(exc)))
         except Exception as exc:  # an unexpected loader failure must still reach the screen

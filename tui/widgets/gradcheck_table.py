@@ -33,7 +33,7 @@ def cells(row: GradCheckRow, iteration: int | None) -> list:
     count = f"{row.count:,}" if row.checked == row.count else f"{row.checked:,}/{row.count:,}"
     result = Text("pass", style="bold green") if row.passed else Text("FAIL", style="bold red")
     return [
-        row.name, "x".join(map(str, row.shape)), count, f"{row.mean_abs_diff:.2e}",
+        Text(row.name), "x".join(map(str, row.shape)), count, f"{row.mean_abs_diff:.2e}",  # a name from a log: not markup
         f"{row.max_abs_diff:.2e}", f"{row.max_rel_error:.1e}", str(row.kinks), result,
         "-" if iteration is None else f"{iteration:,}",
     ]

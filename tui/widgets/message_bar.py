@@ -24,4 +24,4 @@ def render_message(state: MonitorState) -> Text:
                     f"({100 * d.done / max(d.total, 1):.0f}%)", style="cyan")
     if state.message:
         return Text(f" {state.message}", style="red" if state.state in (RunState.FAILED, DataState.UNAVAILABLE) else "yellow")
-    return Text("")
+    return Text(f" {state.damaged}" if state.damaged else "", style="yellow")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.message import Message
@@ -63,12 +64,12 @@ class SettingsForm(VerticalScroll):
 
     def show_error(self, name: str, message: str) -> None:
         note = self.query_one(f"#note-{name}", Static)
-        note.update(message)
+        note.update(Text(message))  # not markup: it may quote what was typed
         note.set_class(True, "error")
 
     def show_note(self, name: str, message: str) -> None:
         note = self.query_one(f"#note-{name}", Static)
-        note.update(message)
+        note.update(Text(message))
         note.set_class(False, "error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
