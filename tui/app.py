@@ -42,7 +42,6 @@ from .widgets.message_bar import MessageBar
 from .widgets.settings_form import SettingsForm
 from .widgets.status_bar import StatusBar
 
-LR_FACTOR = 2.0
 NARROW_WIDTH, NARROW_HEIGHT = 100, 30  # below either, panes stack (80x24 over SSH)
 
 
@@ -242,11 +241,8 @@ class BackpropApp(App):
         note = f"\n{skipped}" if skipped.count else ""
         self.notify(f"{', '.join(p.name for p in written)} in {run_dir}{note}", title="Exported", timeout=6)
 
-    def action_lr_down(self) -> None:
-        self._show_verdict("lr", self.controller.set_live("lr", self.pending.lr / LR_FACTOR))
-
-    def action_lr_up(self) -> None:
-        self._show_verdict("lr", self.controller.set_live("lr", self.pending.lr * LR_FACTOR))
+    def action_lr(self, factor: float) -> None:
+        self._show_verdict("lr", self.controller.set_live("lr", self.pending.lr * factor))
 
     def _show_verdict(self, name: str, verdict: Verdict) -> None:
         self.settings_pane.show_verdict(name, verdict)

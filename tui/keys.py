@@ -15,8 +15,8 @@ KEYS = [
     Binding("s", "step", "Step"),
     Binding("r", "reset", "Reset"),
     Binding("g", "gradcheck", "Grad check"),
-    Binding("left_square_bracket", "lr_down", "lr÷2"),
-    Binding("right_square_bracket", "lr_up", "lr×2"),
+    Binding("left_square_bracket", "lr(0.5)", "lr÷2"),
+    Binding("right_square_bracket", "lr(2.0)", "lr×2"),
     Binding("question_mark", "help", "Help"),
     Binding("q", "quit_app", "Quit"),
     Binding("e", "evaluate", "Evaluate now: accuracy and fresh digits", show=False),
@@ -46,8 +46,8 @@ KEY_HELP = {
     "step": "Run exactly one batch, then stay paused",
     "reset": "Reset: a new run with the current settings (asks first)",
     "gradcheck": "Gradient check now: backprop vs numerical, per tensor",
-    "lr_down": "Halve the learning rate (at the next batch)",
-    "lr_up": "Double the learning rate (at the next batch)",
+    "lr(0.5)": "Halve the learning rate (at the next batch)",
+    "lr(2.0)": "Double the learning rate (at the next batch)",
     "help": "This help",
     "quit_app": "Quit (asks while training runs)",
 }
@@ -55,7 +55,7 @@ KEY_HELP = {
 # The actions of the monitor's own keys (quit excepted: it works from anywhere), for check_action.
 KEY_ACTIONS = {b.action.split("(")[0] for b in KEYS} - {"quit_app"}
 # Those with nothing to act on when the dataset is unavailable (reset retries; the views just stay empty).
-NEEDS_DATA = {"toggle_run", "step", "gradcheck", "lr_down", "lr_up", "evaluate", "checkpoint", "export"}
+NEEDS_DATA = {"toggle_run", "step", "gradcheck", "lr", "evaluate", "checkpoint", "export"}
 
 
 def key_works(action: str, screen: Screen, data_unavailable: bool) -> bool:

@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from engine.records import plain
+
 from .help_screen import key_label
 
 RETRY = "retry"
@@ -49,7 +51,8 @@ class DatasetScreen(Screen[str | None]):
         with VerticalScroll(id="dataset-body"):
             yield Static(f"[b red]{self.dataset} is not available[/b red]\n", id="dataset-title")
             # The loader's own how-to is for the command line; HOW_TO below says it for this app.
-            yield Static(self.message.split("\nTo supply the files by hand")[0], id="dataset-message", markup=False)
+            yield Static(plain(self.message.split("\nTo supply the files by hand")[0]), id="dataset-message",
+                         markup=False)  # it quotes file names
             yield Static(HOW_TO.format(dataset=self.dataset), id="dataset-howto")
         yield Footer()
 

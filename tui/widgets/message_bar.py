@@ -1,10 +1,12 @@
-"""The latest warning or error, or download progress; hidden when there is nothing to say."""
+"""The latest warning or error, or download progress; hidden when there is nothing to say. Messages may
+quote file names and files: shown as text, their control characters replaced."""
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
 from engine.controls import RunState
+from engine.records import plain
 
 from ..state import DataState, MonitorState
 
@@ -23,5 +25,5 @@ def render_message(state: MonitorState) -> Text:
         return Text(f" downloading {d.file}: {d.done / 1e6:.1f}/{d.total / 1e6:.1f} MB "
                     f"({100 * d.done / max(d.total, 1):.0f}%)", style="cyan")
     if state.message:
-        return Text(f" {state.message}", style="red" if state.state in (RunState.FAILED, DataState.UNAVAILABLE) else "yellow")
-    return Text(f" {state.damaged}" if state.damaged else "", style="yellow")
+        return Text(plain(f" {state.message}"), style="red" if state.state in (RunState.FAILED, DataState.UNAVAILABLE) else "yellow")
+    return Text(plain(f" {state.damaged}") if state.damaged else "", style="yellow")

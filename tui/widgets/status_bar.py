@@ -5,6 +5,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.controls import RunState
+from engine.records import plain
 
 from ..state import DataState, MonitorState
 
@@ -52,8 +53,8 @@ def render_status(state: MonitorState, requested_lr: float | None = None, attach
     total = f"{config.epochs} epochs" if config.epochs else f"{config.iters:,}"
     parts = [
         (f" {state.state.upper()} ", STATE_STYLES.get(state.state, "bold") + " reverse"),
-        (f" {state.dataset or config.dataset} ", "bold"),
-        (state.architecture or "hidden " + ",".join(map(str, config.hidden_sizes)), ""),
+        (plain(f" {state.dataset or config.dataset} "), "bold"),  # names from a run's files: no escapes
+        (plain(state.architecture) or "hidden " + ",".join(map(str, config.hidden_sizes)), ""),
         (f" · iter {state.iteration:,}/{total}", ""),
         (f" · ep {state.epoch:.1f}", ""),
         (f" · lr {lr:g}" + (f"→{requested_lr:g}" if requested_lr not in (None, lr) else ""), "bold"),
