@@ -161,3 +161,58 @@ def test_any_record_decodes_or_is_refused_and_the_state_takes_what_decodes(recor
         if isinstance(value, float):
             assert not math.isnan(value) or type(event) in (ev.BatchDone, ev.Diverged, ev.Evaluated, ev.EpochDone,
                                                             ev.GradCheckDone)
+
+
+def cli_train(data_dir, runs, *extra) -> int:
+    from engine.cli import main
+
+    return main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16", *extra])
+
+
+DAMAGE = {
+    "a garbage line in the middle": lambda log: log.write_bytes(_insert(log.read_bytes(), b"{garbage\n")),
+    "a record that is not an object": lambda log: log.write_bytes(_insert(log.read_bytes(), b"[1, 2]\n")),
+    "invalid UTF-8": lambda log: log.write_bytes(_insert(log.read_bytes(), b'{"event": "\xff\xfe"}\n')),
+    "no log at all": lambda log: log.unlink(),
+}
+
+
+def _insert(data: bytes, line: bytes) -> bytes:
+    lines = data.splitlines(keepends=True)
+    return b"".join(lines[:3] + [line] + lines[3:])
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_resume_and_export_go_on_from_a_damaged_log(damage, data_dir, tmp_path, capsys):
+    from engine.cli import main
+    from engine.runs import read_events
+
+    runs = tmp_path / "runs"
+    assert cli_train(data_dir, runs, "--iters", "12") == 0
+    (run,) = runs.iterdir()
+    DAMAGE[damage](run / "events.jsonl")
+    capsys.readouterr()
+    exported = main(["export", str(run)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if damage == "no log at all":  # nothing to export: one line says so
+        assert exported == 1 and err.startswith("error: cannot export") and "No such file" in err
+    else:
+        assert exported == 0 and "1 damaged record skipped (first: line 4: " in err
+    assert cli_train(data_dir, runs, "--resume", str(run), "--iters", "20") == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ("1 damaged record skipped" in err) == (damage != "no log at all")
+    batches = [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"]
+    assert batches == (list(range(13, 21)) if damage == "no log at all" else list(range(1, 21)))
+
+
+def test_resume_refuses_a_log_that_is_a_directory_in_one_line(data_dir, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert cli_train(data_dir, runs, "--iters", "12") == 0
+    (run,) = runs.iterdir()
+    (run / "events.jsonl").unlink()
+    (run / "events.jsonl").mkdir()
+    capsys.readouterr()
+    assert cli_train(data_dir, runs, "--resume", str(run), "--iters", "20") == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "events.jsonl: not a regular file" in errors[0]
