@@ -36,7 +36,7 @@ from .atomic import write_bytes_atomic, write_with
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .control import CommandInbox
-from .records import MAX_COUNT, MAX_LINE, DamagedRecord, Skipped, parse, read_log
+from .records import MAX_COUNT, MAX_LINE, MAX_TEXT, DamagedRecord, Skipped, parse, plain, read_log
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
 HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
@@ -93,10 +93,11 @@ def runs_dir_problem(root: str | Path) -> str | None:
 def recorded_data_dir(run_dir: Path) -> str | None:
     """The folder the run's data was read from, as its config.json records it (None: the cache, or not recorded)."""
     try:
-        value = json.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8")).get("data_dir")
-    except (OSError, ValueError, AttributeError):
+        with open(Path(run_dir) / CONFIG_FILE, "rb") as f:
+            value = json.loads(f.read(MAX_LINE)).get("data_dir")  # bounded: the file may not be ours
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and value and len(value) <= MAX_TEXT and plain(value) == value else None
 
 
 def event_record(event) -> dict:

@@ -216,3 +216,14 @@ def test_resume_refuses_a_log_that_is_a_directory_in_one_line(data_dir, tmp_path
     assert cli_train(data_dir, runs, "--resume", str(run), "--iters", "20") == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "events.jsonl: not a regular file" in errors[0]
+
+
+def test_a_hostile_config_json_gives_no_data_folder(tmp_path):
+    from engine.runs import recorded_data_dir
+
+    config = tmp_path / "config.json"
+    for text in ("[" * 100_000, '{"data_dir": 5}', '{"data_dir": "/data\\u001b]52;c;x\\u0007"}', "[1]", "\xff"):
+        config.write_text(text)
+        assert recorded_data_dir(tmp_path) is None, text
+    config.write_text('{"data_dir": "/data/mnist"}')
+    assert recorded_data_dir(tmp_path) == "/data/mnist"
