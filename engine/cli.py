@@ -38,7 +38,7 @@ from .options import (
 from .records import Skipped
 from .registry import REGISTRY
 from .run_lock import RunBusy, RunLock
-from .runs import RunLog, latest_checkpoint, new_run_dir, recorded_data_dir, resolve_run, truncate_log
+from .runs import ChannelProblem, RunLog, latest_checkpoint, new_run_dir, recorded_data_dir, resolve_run, truncate_log
 from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -202,7 +202,7 @@ class TextProgress:
             self.shown = -1
 
 
-def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int, data_dir: str | None) -> int:
+def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int | None, data_dir: str | None) -> int:
     """Run the trainer, logging to `run_dir` (keeping `keep` checkpoints) and printing what the worker reports."""
     inbox: queue.Queue = queue.Queue()
     log = RunLog(run_dir, inbox.put, keep)
@@ -251,6 +251,8 @@ def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int, data_d
                 print(f"error: training diverged at iteration {event.iteration} (loss {event.loss}); "
                       "try a smaller --lr", file=sys.stderr)
                 return _stop(trainer, log, EXIT_FAILURE)
+            elif isinstance(event, ChannelProblem):
+                print(f"warning: {event.message}", file=sys.stderr)
             elif isinstance(event, ev.Failed):
                 print(f"error: training failed: {event.message}", file=sys.stderr)
                 return _stop(trainer, log, EXIT_FAILURE)

@@ -7,6 +7,7 @@ file also names the holder (pid and host) for messages; that text is informative
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shlex
@@ -14,7 +15,9 @@ import socket
 from pathlib import Path
 
 LOCK_FILE = "lock"
-UNNAMED = -1  # holder(): the lock is held, by a process that has not written its name yet
+UNNAMED = -1  # holder(): the lock is held, by a process that has not written its name yet (or not a valid one)
+PID_MAX_LIMIT = 2**22  # Linux's largest pid_max: the bound when this system's cannot be read
+MAX_NAME = 200  # bytes of the lock file read: its name is about 50
 
 
 class RunBusy(Exception):
@@ -43,8 +46,12 @@ class RunLock:
         except OSError:
             os.close(self._fd)
             raise
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode(), 0)
+        except OSError:  # not a regular file (a FIFO), or the disk refuses: let the lock go, say why
+            self.release()
+            raise
 
     @property
     def held(self) -> bool:
@@ -79,18 +86,34 @@ def holder(run_dir: str | Path) -> int | None:
 
 
 def _open(run_dir: Path, flags: int) -> int:
-    # Not through a symlink someone else put there; owner-only like every file of a run.
-    return os.open(run_dir / LOCK_FILE, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    # Not through a symlink someone else put there, nor blocking on a FIFO; owner-only like every file of a run.
+    return os.open(run_dir / LOCK_FILE, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+
+
+@functools.cache
+def pid_max() -> int:
+    """This system's pid_max: pids go from 1 to pid_max - 1."""
+    try:
+        with open("/proc/sys/kernel/pid_max", "rb") as f:
+            return int(f.read(32))
+    except (OSError, ValueError):  # not Linux, or no /proc
+        return PID_MAX_LIMIT
+
+
+def valid_pid(value) -> bool:
+    """Whether `value` (read from a file) can be a process's pid: never 0 or -1 (kill() takes them for
+    process groups) nor pid_max or more (no such process; 2**40 would overflow kill())."""
+    return type(value) is int and 1 <= value < pid_max()
 
 
 def _holder_pid(fd: int) -> int | None:
     """The pid the lock file names, if it is a live process here (a killed holder's name stays behind)."""
     try:
-        named = json.loads(os.pread(fd, 200, 0))
+        named = json.loads(os.pread(fd, MAX_NAME, 0))
         pid, host = named["pid"], named.get("host")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # not yet written by a holder that has just taken the lock, or damaged
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid <= 2**22:  # Linux's largest pid_max
+    if not valid_pid(pid):
         return None
     if host == socket.gethostname():
         try:

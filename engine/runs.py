@@ -153,10 +153,12 @@ class RunLog:
         """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it.
 
         `commands_from`: the command file's length when this process took the run's lock
-        (commands sent since then are for it); by default, now.
+        (commands sent since then are for it); by default (or None), from when the file is first read.
+        What goes wrong with the channel is forwarded as ChannelProblem; the run goes on.
         """
         self.trainer = trainer
-        self.inbox = CommandInbox(self.run_dir, trainer, self.manual_checkpoint_path, commands_from)
+        self.inbox = CommandInbox(self.run_dir, trainer, self.manual_checkpoint_path, commands_from,
+                                  warn=lambda message: self.forward(ChannelProblem(message)))
         self._housekeeper = threading.Thread(target=self._housekeeping, name="backprop-runlog", daemon=True)
         self._housekeeper.start()
 
@@ -343,6 +345,13 @@ def history(run_dir: Path, skipped: Skipped | None = None) -> list:
     """The metric events of the run's log, checked, to replay a run's curves (grad checks and layer stats
     included); damaged records are skipped and counted in `skipped`."""
     return [e for e in read_log(Path(run_dir) / EVENTS_FILE, skipped) if isinstance(e, METRIC_EVENTS)]
+
+
+@dataclass(frozen=True)
+class ChannelProblem:
+    """The run's command file was refused, lines of it skipped or a command failed; the run goes on."""
+
+    message: str
 
 
 @dataclass(frozen=True)

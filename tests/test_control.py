@@ -60,6 +60,7 @@ def wait_for(predicate, timeout=5.0):
 def test_commands_reach_the_trainer_in_order_and_only_new_ones(live):
     run = live
     (run / "commands.jsonl").write_text('{"command": "pause"}\n')  # left by an earlier process
+    os.chmod(run / "commands.jsonl", 0o600)  # as the listener creates it: a file open to others is refused
     trainer = RecordingTrainer()
     inbox = CommandInbox(run, trainer, lambda i: run / f"ck-{i}.npz")
     remote = RemoteTrainer(run)
@@ -118,6 +119,7 @@ def test_nothing_listening_is_a_clear_error(run):
 def test_commands_sent_after_the_lock_is_taken_wait_for_the_inbox(live):
     """A resumed run takes its lock before its data loads: commands sent meanwhile are for it."""
     (live / "commands.jsonl").write_text('{"command": "pause"}\n')  # left by an earlier process
+    os.chmod(live / "commands.jsonl", 0o600)  # as the listener creates it: a file open to others is refused
     start = commands_size(live)  # the lock was just taken
     RemoteTrainer(live).step()
     trainer = RecordingTrainer()
