@@ -21,6 +21,7 @@ from typing import BinaryIO
 from . import events as ev
 from .config import ConfigError, TrainConfig
 from .controls import LIVE_SETTINGS, checked_setting
+from .files import open_regular
 from .gradcheck import GradCheckRow
 from .insight import LayerStatsRow
 
@@ -260,7 +261,7 @@ def read_log(path: Path, skipped: Skipped | None = None) -> Iterator[object]:
     """The events of a log file, in order. Damaged records are skipped and counted in `skipped`; a cut-short
     last line (a writer killed mid-line) is skipped with a warning. OSError when it cannot be read."""
     skipped = skipped if skipped is not None else Skipped()
-    with open(path, "rb") as f:  # a directory or a forbidden file: OSError, for the caller to say so
+    with open_regular(path) as f:  # a symlink, a FIFO, a directory: OSError, for the caller to say so
         for number, (line, whole) in enumerate(lines(f), start=1):
             if line is not None and not line.strip():
                 continue

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import events as ev
+from .files import open_regular
 from .records import MAX_LINE, MAX_NAME, Skipped, count, number, read_log, text
 from .run_lock import holder
 from .runs import CONFIG_FILE, EVENTS_FILE
@@ -50,7 +51,7 @@ def read_run(path: Path) -> RunRecord:
     """One run's summary and curves from its config and event log; a damaged log says so in `state`."""
     record = RunRecord(path, _started(path))
     try:
-        with open(path / CONFIG_FILE, "rb") as f:
+        with open_regular(path / CONFIG_FILE) as f:
             config = json.loads(f.read(MAX_LINE))
         record.dataset = text(config["dataset"], "dataset", MAX_NAME)
         record.settings = (f"{text(config['optimizer'], 'optimizer', MAX_NAME)} lr {number(config['lr'], 'lr'):g} "

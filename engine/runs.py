@@ -36,6 +36,7 @@ from .atomic import write_bytes_atomic, write_with
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .control import CommandInbox
+from .files import open_regular
 from .records import MAX_COUNT, MAX_LINE, MAX_TEXT, DamagedRecord, Skipped, parse, plain, read_log
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
@@ -93,7 +94,7 @@ def runs_dir_problem(root: str | Path) -> str | None:
 def recorded_data_dir(run_dir: Path) -> str | None:
     """The folder the run's data was read from, as its config.json records it (None: the cache, or not recorded)."""
     try:
-        with open(Path(run_dir) / CONFIG_FILE, "rb") as f:
+        with open_regular(Path(run_dir) / CONFIG_FILE) as f:
             value = json.loads(f.read(MAX_LINE)).get("data_dir")  # bounded: the file may not be ours
     except (OSError, ValueError, AttributeError, RecursionError):
         return None
@@ -370,6 +371,13 @@ class LogReplaced:
     """The followed log was rewritten (a resume cut it back to its checkpoint): it is read again from the start."""
 
 
+@dataclass(frozen=True)
+class LogUnreadable:
+    """The followed log cannot be read (a symlink, not a regular file, forbidden); it is tried again."""
+
+    reason: str
+
+
 class LogFollower:
     """Reads the records another process appends to a run's events.jsonl, as events, as they come.
 
@@ -387,6 +395,7 @@ class LogFollower:
         self.overlong = False  # the line being read is longer than MAX_LINE: skip it to its newline
         self.skipped = Skipped()
         self.line_number = 0  # of the last whole line read
+        self.unreadable: str | None = None  # why the log could not be read at the last poll
         self.inode: int | None = None
         self.caught_up = False  # the whole log has been read once (it may grow later)
         self.samples_stamp: tuple | None = None
@@ -398,7 +407,7 @@ class LogFollower:
 
     def _log_events(self) -> list:
         try:
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:
                 stat = os.fstat(f.fileno())
                 replaced = self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset)
                 if replaced:
@@ -409,6 +418,11 @@ class LogFollower:
                 data = f.read(READ_LIMIT)
         except FileNotFoundError:
             return []
+        except OSError as exc:  # a symlink, a FIFO, a directory, forbidden: said once, tried again next poll
+            reason = exc.strerror or str(exc)
+            unreadable, self.unreadable = reason != self.unreadable, reason
+            return [LogUnreadable(plain(f"{self.path}: {reason}"))] if unreadable else []
+        self.unreadable = None
         self.offset += len(data)
         self.caught_up |= len(data) < READ_LIMIT
         *lines, self.partial = (self.partial + data).split(b"\n")

@@ -227,3 +227,26 @@ def test_a_hostile_config_json_gives_no_data_folder(tmp_path):
         assert recorded_data_dir(tmp_path) is None, text
     config.write_text('{"data_dir": "/data/mnist"}')
     assert recorded_data_dir(tmp_path) == "/data/mnist"
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+def test_a_log_that_is_not_a_regular_file_is_never_followed_nor_blocked_on(kind, tmp_path):
+    import os
+
+    from engine.runs import LogUnreadable, read_events
+
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(json.dumps(event_record(ev.Failed("from a file the run does not own"))) + "\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    log = run / "events.jsonl"
+    {"symlink": lambda: log.symlink_to(secret), "fifo": lambda: os.mkfifo(log), "directory": log.mkdir}[kind]()
+    follower = LogFollower(run)
+    (problem,) = follower.poll()  # at once: a FIFO is not waited on
+    assert isinstance(problem, LogUnreadable) and str(log) in problem.reason
+    assert follower.poll() == []  # said once
+    with pytest.raises(OSError):
+        list(read_events(run))
+    state = MonitorState(TrainConfig())
+    state.apply(problem)
+    assert state.damaged.startswith("the run's log cannot be read: ")

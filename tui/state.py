@@ -18,7 +18,7 @@ from engine.config import ConfigError, TrainConfig
 from engine.controls import RunState
 from engine.gradcheck import GradCheckRow
 from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
-from engine.runs import ChannelProblem, LogReplaced, RecordsSkipped
+from engine.runs import ChannelProblem, LogReplaced, LogUnreadable, RecordsSkipped
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
@@ -136,6 +136,10 @@ class MonitorState:
 
     def _on_ChannelProblem(self, e: ChannelProblem) -> set[str]:
         self.message = e.message  # the run goes on; attached monitors may not reach it
+        return {"status"}
+
+    def _on_LogUnreadable(self, e: LogUnreadable) -> set[str]:
+        self.damaged = f"the run's log cannot be read: {e.reason}"
         return {"status"}
 
     def _on_DatasetUnavailable(self, e: DatasetUnavailable) -> set[str]:
