@@ -12,6 +12,7 @@ import gc
 import logging
 import shlex
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -187,3 +188,15 @@ def test_the_access_log_does_not_repeat_the_token():
     record = logging.LogRecord("aiohttp.access", logging.INFO, "", 0, '"GET /ws?token=s3cret&width=80 HTTP/1.1" %s',
                                (200,), None)
     assert hide_token(record) and record.getMessage() == '"GET /ws?token=(hidden)&width=80 HTTP/1.1" 200'
+
+
+def test_a_taken_port_is_one_line_and_status_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "tui", "--serve", "--port", str(port), "--runs-dir", str(tmp_path)],
+                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [done.stderr.strip()] and "error: --serve:" in done.stderr
+    assert f"{port}" in done.stderr and "in use" in done.stderr

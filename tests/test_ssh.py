@@ -525,8 +525,13 @@ def test_serve_answers_on_loopback_and_runs_the_app(data_dir, tmp_path):
         found = None
         while found is None:
             found = re.search(r"http://\S+\?token=(\S+)", lines.get(timeout=20).decode(errors="replace"))
-        token = found.group(1)
-        page = urllib.request.urlopen(found.group(0), timeout=10).read().decode()
+        token, deadline, page = found.group(1), time.monotonic() + 20, None
+        while page is None:  # printed at startup, a moment before it listens
+            with contextlib.suppress(OSError):
+                page = urllib.request.urlopen(found.group(0), timeout=2).read().decode()
+            if page is None:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not answer"
+                time.sleep(0.2)
         assert f"ws://127.0.0.1:{port}/ws" in page
 
         async def first_screen() -> bytes:  # what a browser gets: the app itself, drawn by its web driver

@@ -92,7 +92,11 @@ def serve(argv: list[str], host: str, port: int) -> int:
         print(f"warning: serving on {host} over plain HTTP: the token and the session cross the network "
               "unencrypted, and whoever sees the token can watch and steer training. To keep it private, use the "
               f"default 127.0.0.1 and an SSH tunnel: ssh -L {port}:127.0.0.1:{port} SERVER", file=sys.stderr)
-    GuardedServer(app_command(argv), host=host, port=port, title="backprop-tui").serve()
+    try:
+        GuardedServer(app_command(argv), host=host, port=port, title="backprop-tui").serve()
+    except OSError as exc:  # the port is taken, or the address is not this machine's: one line, no traceback
+        print(f"error: --serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
