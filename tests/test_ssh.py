@@ -13,6 +13,7 @@ import errno
 import importlib.util
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -483,7 +484,7 @@ def test_the_terminal_check_looks_at_the_streams_textual_uses(monkeypatch):
 
 def test_serve_warns_when_not_loopback(monkeypatch, capsys):
     pytest.importorskip("textual_serve")
-    import textual_serve.server
+    import tui.serve
 
     made = []
 
@@ -494,7 +495,7 @@ def test_serve_warns_when_not_loopback(monkeypatch, capsys):
         def serve(self):
             pass
 
-    monkeypatch.setattr(textual_serve.server, "Server", FakeServer)
+    monkeypatch.setattr(tui.serve, "GuardedServer", FakeServer)
     from tui.cli import main
 
     assert main(["--serve"]) == 0
@@ -518,11 +519,16 @@ def test_serve_answers_on_loopback_and_runs_the_app(data_dir, tmp_path):
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tui", "--serve", "--port", str(port), *tui_args(data_dir, tmp_path)],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: queue.Queue[bytes] = queue.Queue()  # its output, read as it comes (the URL to open holds a token)
+    threading.Thread(target=lambda: [lines.put(line) for line in server.stdout], daemon=True).start()
     try:
-        deadline, page = time.monotonic() + 20, None
-        while page is None:
+        found = None
+        while found is None:
+            found = re.search(r"http://\S+\?token=(\S+)", lines.get(timeout=20).decode(errors="replace"))
+        token, deadline, page = found.group(1), time.monotonic() + 20, None
+        while page is None:  # printed at startup, a moment before it listens
             with contextlib.suppress(OSError):
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                page = urllib.request.urlopen(found.group(0), timeout=2).read().decode()
             if page is None:
                 assert time.monotonic() < deadline and server.poll() is None, "the server did not answer"
                 time.sleep(0.2)
@@ -530,7 +536,8 @@ def test_serve_answers_on_loopback_and_runs_the_app(data_dir, tmp_path):
 
         async def first_screen() -> bytes:  # what a browser gets: the app itself, drawn by its web driver
             got = b""
-            async with aiohttp.ClientSession() as session, session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+            async with aiohttp.ClientSession() as session, \
+                    session.ws_connect(f"http://127.0.0.1:{port}/ws?token={token}") as ws:
                 await ws.send_json(["resize", {"width": 100, "height": 30}])
                 end = time.monotonic() + 20
                 while b"1 Monitor" not in got and time.monotonic() < end:

@@ -83,16 +83,20 @@ def app_command(argv: list[str]) -> str:
 
 def serve(argv: list[str], host: str, port: int) -> int:
     try:
-        from textual_serve.server import Server
+        from .serve import GuardedServer  # textual-serve, an optional extra, loads only here
     except ImportError:
         print("error: --serve needs textual-serve: pip install 'backprop-tui[web]' (or pip install textual-serve)",
               file=sys.stderr)
         return EXIT_USAGE
     if not is_loopback(host):
-        print(f"warning: serving on {host}: anyone who can reach this address can watch and steer training "
-              "(no password). To keep it private, use the default 127.0.0.1 and an SSH tunnel: "
-              f"ssh -L {port}:127.0.0.1:{port} SERVER", file=sys.stderr)
-    Server(app_command(argv), host=host, port=port, title="backprop-tui").serve()
+        print(f"warning: serving on {host} over plain HTTP: the token and the session cross the network "
+              "unencrypted, and whoever sees the token can watch and steer training. To keep it private, use the "
+              f"default 127.0.0.1 and an SSH tunnel: ssh -L {port}:127.0.0.1:{port} SERVER", file=sys.stderr)
+    try:
+        GuardedServer(app_command(argv), host=host, port=port, title="backprop-tui").serve()
+    except OSError as exc:  # the port is taken, or the address is not this machine's: one line, no traceback
+        print(f"error: --serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
