@@ -3,6 +3,12 @@
 Each mirror is tried in order; transient failures (timeouts, dropped
 connections, server errors) are retried with backoff first. A file that fails
 verification is deleted, so the cache only ever holds complete, verified files.
+
+Each attempt has an overall deadline, deadline_for(size) = DEADLINE_BASE + size / MIN_RATE
+(60 s plus 1 s per 50 kB: 4.3 min for MNIST's 9.9 MB of training images), enforced by closing
+the connection when it passes, so a server sending a byte every few seconds (each read within
+TIMEOUT) cannot keep us for ever; such a mirror is not retried. The temp files of a download that
+was killed are removed when the cache is next loaded (remove_stale_parts).
 """
 from __future__ import annotations
 
@@ -10,11 +16,14 @@ import hashlib
 import http.client
 import os
 import socket
+import ssl
+import stat
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +31,8 @@ from .atomic import fsync_directory
 from .registry import DatasetInfo, RemoteFile
 
 TIMEOUT = 30.0  # seconds allowed for connecting and for each read
+DEADLINE_BASE = 60.0  # seconds every attempt at a file gets, whatever its size (see deadline_for)
+MIN_RATE = 50_000  # bytes per second: a mirror slower than this over a whole file is given up on
 ATTEMPTS = 2  # tries per mirror for transient failures
 BACKOFF = 1.0  # seconds before the first retry; doubles each time
 CHUNK = 1 << 16
@@ -45,6 +56,35 @@ class _WrongFile(Exception):
     """The server answered with something that is not the file: retrying this mirror will not help."""
 
 
+class _TooSlow(Exception):
+    """The deadline passed before the whole file arrived: retrying this mirror would take as long again."""
+
+
+def deadline_for(size: int) -> float:
+    """Seconds one attempt at a file of `size` bytes may take, connecting included."""
+    return DEADLINE_BASE + size / MIN_RATE
+
+
+def remove_stale_parts(folder: Path, files: Iterable[RemoteFile]) -> None:
+    """Delete what killed downloads of `files` left in `folder`: our temp files (.<name>.<random>.part),
+    regular files only (a symlink is not ours), untouched for longer than a live download could run."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # no folder yet, or not one we can list: nothing of ours there
+        return
+    for remote in files:
+        stale_after = deadline_for(remote.size) + DEADLINE_BASE  # a live attempt has been stopped by then
+        for entry in entries:
+            if not (entry.name.startswith(f".{remote.name}.") and entry.name.endswith(".part")):
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime > stale_after:
+                    os.unlink(entry.path)
+            except OSError:  # gone meanwhile, or not ours to remove
+                pass
+
+
 def download(
     info: DatasetInfo,
     remote: RemoteFile,
@@ -64,7 +104,7 @@ def download(
             try:
                 _fetch(url, target, remote, progress, timeout)
                 return target
-            except _WrongFile as exc:
+            except (_WrongFile, _TooSlow) as exc:
                 failures.append(f"{url}: {exc}")
                 break
             except urllib.error.HTTPError as exc:
@@ -86,33 +126,122 @@ def download(
 
 
 def _fetch(url: str, target: Path, remote: RemoteFile, progress, timeout: float) -> None:
+    # mkstemp creates with O_EXCL (never through a symlink someone left), os.replace swaps a link, not its target
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{remote.name}.", suffix=".part")
     try:
-        digest = hashlib.sha256()
-        done = 0
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            announced = response.headers.get("Content-Length")
-            if announced is not None and announced.isdigit() and int(announced) != remote.size:
-                raise _WrongFile(f"server offers {int(announced):,} bytes, expected {remote.size:,}")
-            while chunk := response.read(CHUNK):
-                done += len(chunk)
-                if done > remote.size:
-                    raise _WrongFile(f"more than the expected {remote.size:,} bytes")
-                digest.update(chunk)
-                out.write(chunk)
-                if progress:
-                    progress(DownloadProgress(remote.name, done, remote.size))
+        with os.fdopen(fd, "wb") as out:
+            limit = deadline_for(remote.size)
+            with _Deadline(limit) as deadline:
+                try:
+                    digest = _receive(deadline.opener(), url, remote, out, progress, timeout)
+                except (OSError, http.client.HTTPException):
+                    if deadline.expired:
+                        raise _TooSlow(f"too slow: not complete within {round(limit, 1):g} s ({DEADLINE_BASE:g} s"
+                                       f" + 1 s per {MIN_RATE / 1000:g} kB for {remote.size:,} bytes)") from None
+                    raise
             out.flush()
             os.fsync(out.fileno())
-        if done != remote.size:
-            raise ConnectionError(f"connection closed after {done:,} of {remote.size:,} bytes")
-        if digest.hexdigest() != remote.sha256:
-            raise _WrongFile(f"SHA-256 mismatch: got {digest.hexdigest()}, expected {remote.sha256}")
+        if digest != remote.sha256:
+            raise _WrongFile(f"SHA-256 mismatch: got {digest}, expected {remote.sha256}")
         os.replace(tmp, target)
         fsync_directory(target.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _receive(opener, url: str, remote: RemoteFile, out, progress, timeout: float) -> str:
+    """Stream the response into `out`, checking its length; return its SHA-256."""
+    digest = hashlib.sha256()
+    done = 0
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    with opener.open(request, timeout=timeout) as response:
+        announced = response.headers.get("Content-Length")
+        if announced is not None and announced.isdigit() and int(announced) != remote.size:
+            raise _WrongFile(f"server offers {int(announced):,} bytes, expected {remote.size:,}")
+        while chunk := response.read(CHUNK):
+            done += len(chunk)
+            if done > remote.size:
+                raise _WrongFile(f"more than the expected {remote.size:,} bytes")
+            digest.update(chunk)
+            out.write(chunk)
+            if progress:
+                progress(DownloadProgress(remote.name, done, remote.size))
+    if done != remote.size:
+        raise ConnectionError(f"connection closed after {done:,} of {remote.size:,} bytes")
+    return digest.hexdigest()
+
+
+class _Deadline:
+    """Shuts down every connection an attempt opens once `seconds` have passed, which ends any read
+    in progress: a per-read timeout alone lets a server dripping bytes (headers included) go on for ever."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """urllib's usual opener (proxies, redirects), its connections watched by this deadline."""
+        return urllib.request.build_opener(_WatchedHTTPHandler(self),
+                                           urllib.request.HTTPSHandler(context=self._tls_context()))
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """The default context, its sockets watched from before the handshake (which a server can drip too)."""
+        deadline = self
+
+        class WatchedTLSSocket(ssl.SSLSocket):
+            def do_handshake(self, *args, **kwargs):
+                deadline.watch(self)
+                super().do_handshake(*args, **kwargs)
+
+        context = ssl.create_default_context()
+        context.set_alpn_protocols(["http/1.1"])  # as http.client sets on its own default context
+        context.sslsocket_class = WatchedTLSSocket
+        return context
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: under TLS too, without touching TLS state
+    except OSError:  # already closed
+        pass
+
+
+class _WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **kwargs):
+        deadline = self.deadline
+
+        class Watched(http_class):
+            def connect(self):
+                super().connect()  # one connect call: bounded by the per-read timeout
+                deadline.watch(self.sock)
+
+        return super().do_open(Watched, req, **kwargs)
 
 
 def _runs(lines: list[str]) -> list[tuple[str, int]]:

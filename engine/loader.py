@@ -3,13 +3,15 @@
 Cache layout, under cache_dir() / <dataset>:
   <file>.gz                      the published file, verified by SHA-256 when it was downloaded
   <kind>-<sha256 prefix>.npy     its decoded uint8 array, so later starts skip gzip and IDX parsing
-Arrays are saved and loaded with allow_pickle=False: no pickle anywhere, since
-unpickling a file can run arbitrary code.
+Arrays are saved with allow_pickle=False and read back header first: no pickle anywhere, since
+unpickling a file can run arbitrary code, and nothing allocated that the header and file size do not
+justify. A set of 0 images or labels is refused, naming the file.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -19,8 +21,8 @@ import numpy as np
 
 from .atomic import write_with
 from .dataset import Dataset, DatasetError
-from .download import DownloadError, DownloadProgress, download
-from .idx import GZIP_MAGIC, IMAGES_MAGIC, LABELS_MAGIC, IdxError, read_idx
+from .download import DownloadError, DownloadProgress, download, remove_stale_parts
+from .idx import GZIP_MAGIC, IMAGES_MAGIC, LABELS_MAGIC, IdxError, plausible_shape, read_idx
 from .registry import FILENAMES, DatasetInfo, RemoteFile, dataset_info
 
 ProgressSink = Callable[[DownloadProgress], None]
@@ -59,6 +61,7 @@ def load_dataset(
         arrays = {f.kind: _from_folder(Path(data_dir).expanduser(), f, warn) for f in info.files}
     else:
         folder = cache_dir() / info.name
+        remove_stale_parts(folder, info.files)
         arrays = {f.kind: _from_cache(info, f, folder, download_missing, progress) for f in info.files}
     return _assemble(info, arrays)
 
@@ -106,6 +109,15 @@ def _magic(remote: RemoteFile) -> int:
     return IMAGES_MAGIC if remote.kind.endswith("images") else LABELS_MAGIC
 
 
+def _read_set(path: Path, remote: RemoteFile) -> np.ndarray:
+    """The file's array (IdxError if it is not one); a set without a single item is refused here."""
+    array = read_idx(path, _magic(remote))
+    if len(array) == 0:
+        part, what = remote.kind.split("_")
+        raise DatasetError(f"{path}: 0 {what}: the {'training' if part == 'train' else 'test'} set is empty")
+    return array
+
+
 # ---- cache -------------------------------------------------------------------------
 
 
@@ -117,12 +129,9 @@ def _from_cache(info: DatasetInfo, remote: RemoteFile, folder: Path, download_mi
                 progress: ProgressSink | None) -> np.ndarray:
     decoded = decoded_path(folder, remote)
     if decoded.is_file():
-        try:
-            array = np.load(decoded, allow_pickle=False)
-            if array.dtype == np.uint8 and array.ndim == (3 if remote.kind.endswith("images") else 1):
-                return array
-        except (OSError, ValueError):
-            pass
+        array = _load_decoded(decoded, 3 if remote.kind.endswith("images") else 1)
+        if array is not None:
+            return array
         decoded.unlink(missing_ok=True)  # damaged: rebuild it from the verified .gz
     source = folder / remote.name
     if not (source.is_file() and source.stat().st_size == remote.size):
@@ -134,12 +143,29 @@ def _from_cache(info: DatasetInfo, remote: RemoteFile, folder: Path, download_mi
         except DownloadError as exc:
             raise DatasetError(str(exc)) from None
     try:
-        array = read_idx(source, _magic(remote))
+        array = _read_set(source, remote)
     except IdxError as exc:
         source.unlink(missing_ok=True)  # never keep a bad file in the cache
         raise DatasetError(f"{exc}; removed it from the cache, run again to download it afresh") from None
     write_with(decoded, lambda f: np.save(f, array, allow_pickle=False))
     return array
+
+
+def _load_decoded(path: Path, ndim: int) -> np.ndarray | None:
+    """A decoded array as we saved it, or None: the header is checked against the file's size before
+    any data is read, so a damaged or planted file claiming terabytes costs nothing."""
+    try:
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(f)
+            count = math.prod(shape)
+            if (dtype != np.uint8 or fortran_order or len(shape) != ndim or not shape[0] or not plausible_shape(shape)
+                    or os.fstat(f.fileno()).st_size != f.tell() + count):
+                return None
+            return np.fromfile(f, dtype=np.uint8, count=count).reshape(shape)
+    except (OSError, ValueError, SyntaxError, TypeError):  # what numpy raises for a header it cannot parse
+        return None
 
 
 def cached_files(info: DatasetInfo) -> dict[str, str]:
@@ -191,7 +217,7 @@ def _from_folder(folder: Path, remote: RemoteFile, warn: Callable[[str], None]) 
             + ", ".join(FILENAMES.values())
         )
     try:
-        array = read_idx(path, _magic(remote))
+        array = _read_set(path, remote)
     except IdxError as exc:
         raise DatasetError(str(exc)) from None
     status = check_local_file(path, remote)
