@@ -107,7 +107,7 @@ def parse_weight_init(value) -> str | float | None:
         return value
     try:
         std = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int too big for a float
         return None
     return std if 0 < std <= 10 else None
 

@@ -1,52 +1,115 @@
 """.npz archives from outside, read within bounds: each member's header is read first (its shape and dtype,
 without its data), so an archive claiming terabytes, holding objects, or not being an archive at all is
-refused before anything is allocated. Only then are the arrays loaded, with allow_pickle=False."""
+refused before anything is allocated. Only then are the arrays read, one by one, never unpickled.
+
+The file is opened once: what the headers said is what is read, even if the path is replaced meanwhile."""
 from __future__ import annotations
 
 import math
+import os
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 MAX_MEMBERS = 256
+# What a damaged or hostile archive raises from zipfile, zlib or numpy (RuntimeError: an encrypted member;
+# NotImplementedError: an unknown compression; ValueError: numpy's "EOF" on a short member).
+DAMAGED = (zipfile.BadZipFile, EOFError, KeyError, RuntimeError, NotImplementedError, zlib.error, ValueError)
+
+Headers = dict[str, tuple[tuple[int, ...], np.dtype]]
 
 
 class NpzError(ValueError):
     """An archive that is not a bounded set of plain numeric arrays; the message says why."""
 
 
-def headers(path: str | Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """The shape and dtype of each array, from the members' headers alone. NpzError when the file is not
-    an .npz of plain arrays (OSError when it cannot be read)."""
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # np.load would take other files for .npy or pickle data
+class Archive:
+    """An open .npz whose members' headers have been read and checked (`headers`: name -> (shape, dtype));
+    `read(name)` then reads one array. Each member must hold exactly the bytes its header implies.
+
+    `stored_only`: refuse compressed members, so no array can be larger than the file itself.
+    NpzError when the file is not an .npz of plain arrays; OSError when it cannot be read."""
+
+    def __init__(self, path: str | Path, stored_only: bool = False):
+        self._file = open(path, "rb")
+        try:
+            self.headers = self._open(stored_only)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _open(self, stored_only: bool) -> Headers:
+        if self._file.read(4) != b"PK\x03\x04":  # np.load would take other files for .npy or pickle data
             raise NpzError("not an .npz archive")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_MEMBERS:
-                raise NpzError(f"{len(members):,} members (at most {MAX_MEMBERS})")
-            found = {}
-            for member in members:
-                if not member.filename.endswith(".npy"):
-                    raise NpzError(f"member {member.filename[:60]!r} is not an array")
-                with archive.open(member) as f:
-                    found[member.filename.removesuffix(".npy")] = _header(f, member.filename)
-            return found
-    except (zipfile.BadZipFile, EOFError, KeyError, RuntimeError) as exc:  # RuntimeError: encrypted member
-        raise NpzError(f"a damaged archive ({type(exc).__name__})") from None
+        self._file.seek(0)
+        try:
+            self._zip = zipfile.ZipFile(self._file)
+            return self._read_headers(stored_only)
+        except NpzError:
+            raise
+        except DAMAGED as exc:
+            raise NpzError(f"a damaged archive ({type(exc).__name__})") from None
+
+    def _read_headers(self, stored_only: bool) -> Headers:
+        members = self._zip.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise NpzError(f"{len(members):,} members (at most {MAX_MEMBERS})")
+        file_size = os.fstat(self._file.fileno()).st_size
+        found: Headers = {}
+        for member in members:
+            name, shown = member.filename.removesuffix(".npy"), repr(member.filename[:60])  # repr escapes control characters
+            if not member.filename.endswith(".npy"):
+                raise NpzError(f"member {shown} is not an array")
+            if name in found:  # zipfile would read the last of them, numpy list both
+                raise NpzError(f"member {shown} appears twice")
+            if stored_only and member.compress_type != zipfile.ZIP_STORED:
+                raise NpzError(f"{shown}: compressed (refused: it could expand far beyond the file)")
+            if member.compress_size > file_size:
+                raise NpzError(f"{shown}: claims {member.compress_size:,} bytes; the file has {file_size:,}")
+            with self._zip.open(member) as f:
+                found[name] = _header(f, shown, member.file_size)
+        return found
+
+    def read(self, name: str) -> np.ndarray:
+        """One array, as its header described it (NpzError when its data is damaged)."""
+        try:
+            with self._zip.open(f"{name}.npy") as f:
+                return np.lib.format.read_array(f, allow_pickle=False)
+        except DAMAGED as exc:
+            raise NpzError(f"{name[:60]!r}: damaged data ({type(exc).__name__})") from None
+
+    def close(self) -> None:
+        self._zip.close()
+        self._file.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
-def _header(f, name: str) -> tuple[tuple[int, ...], np.dtype]:
+def _header(f, name: str, member_size: int) -> tuple[tuple[int, ...], np.dtype]:
     try:
         major, _ = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
         shape, _, dtype = read(f)
-    except (ValueError, SyntaxError, TypeError) as exc:
-        raise NpzError(f"{name}: not a readable array header") from exc
-    if dtype.hasobject or dtype.kind not in "biufcU":
+    # numpy parses the header as a Python literal: deep nesting is a RecursionError, unbalanced brackets
+    # a TokenError from its fallback parser
+    except (ValueError, SyntaxError, TypeError, RecursionError, tokenize.TokenError):
+        raise NpzError(f"{name}: not a readable array header") from None
+    if dtype.hasobject:
+        raise NpzError(f"{name}: holds pickled objects; refused (loading them could run code)")
+    if dtype.kind not in "biufcU":
         raise NpzError(f"{name}: holds {dtype} values, not plain numbers or text")
+    claimed, held = nbytes(shape, dtype), member_size - f.tell()
+    if any(d < 0 for d in shape) or claimed >= 2**63:
+        raise NpzError(f"{name}: an impossible shape {str(shape)[:60]}")
+    if claimed != held:  # an 8 TB shape over a few bytes is refused here, before any allocation
+        raise NpzError(f"{name}: its header claims {claimed:,} bytes of data; the member holds {held:,}")
     return tuple(shape), dtype
 
 
@@ -54,14 +117,17 @@ def nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return math.prod(shape) * dtype.itemsize
 
 
+def headers(path: str | Path) -> Headers:
+    """The shape and dtype of each array, from the members' headers alone. NpzError when the file is not
+    an .npz of plain arrays (OSError when it cannot be read)."""
+    with Archive(path) as archive:
+        return archive.headers
+
+
 def load(path: str | Path, max_bytes: int) -> dict[str, np.ndarray]:
     """Every array of the archive, when their headers add up to at most `max_bytes`; NpzError otherwise."""
-    found = headers(path)
-    total = sum(nbytes(shape, dtype) for shape, dtype in found.values())
-    if total > max_bytes:
-        raise NpzError(f"its arrays claim {total:,} bytes (at most {max_bytes:,} expected)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as exc:
-        raise NpzError(f"a damaged archive ({type(exc).__name__})") from None
+    with Archive(path) as archive:
+        total = sum(nbytes(shape, dtype) for shape, dtype in archive.headers.values())
+        if total > max_bytes:
+            raise NpzError(f"its arrays claim {total:,} bytes (at most {max_bytes:,} expected)")
+        return {name: archive.read(name) for name in archive.headers}

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import events as ev
 from . import npz
-from .atomic import write_bytes_atomic, write_with
+from .atomic import remove_stale_temp_files, write_bytes_atomic, write_with
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .control import CommandInbox
@@ -149,6 +149,8 @@ class RunLog:
         self.failure: ev.WriteFailed | None = None  # the latest write that failed, until the run resumes
         self._log_broken = False  # the latest append to the log failed: the housekeeper leaves it be
         self._checkpoint_owed = False  # the epoch checkpoint failed: ask again on resume
+        # Saves cut short by a kill leave temp files; none can be under way: the opener holds the run's lock.
+        remove_stale_temp_files(run_dir / "checkpoints", CHECKPOINT_NAME)
 
     def attach(self, trainer, commands_from: int | None = None) -> None:
         """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it.

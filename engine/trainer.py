@@ -135,6 +135,8 @@ class Trainer:
                 f"the checkpoint is for a {checkpoint.architecture} {checkpoint.config.activation} network; "
                 f"these settings and data make {trainer.network.architecture} {config.activation}"
             )
+        # load_checkpoint has checked that `order` is a shuffle of 0..len(order)-1: of the right length, it
+        # indexes this training set.
         if len(checkpoint.order) != len(dataset.x_train):
             raise CheckpointError(f"the checkpoint was trained on {len(checkpoint.order):,} samples; "
                                   f"this dataset has {len(dataset.x_train):,}")
