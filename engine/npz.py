@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import open_regular
+
 MAX_MEMBERS = 256
 # What a damaged or hostile archive raises from zipfile, zlib or numpy (RuntimeError: an encrypted member;
 # NotImplementedError: an unknown compression; ValueError: numpy's "EOF" on a short member).
@@ -31,10 +33,11 @@ class Archive:
     `read(name)` then reads one array. Each member must hold exactly the bytes its header implies.
 
     `stored_only`: refuse compressed members, so no array can be larger than the file itself.
-    NpzError when the file is not an .npz of plain arrays; OSError when it cannot be read."""
+    NpzError when the file is not an .npz of plain arrays; OSError when it cannot be read, or is a symlink,
+    a FIFO or anything but a regular file (engine/files.py)."""
 
     def __init__(self, path: str | Path, stored_only: bool = False):
-        self._file = open(path, "rb")
+        self._file = open_regular(path)
         try:
             self.headers = self._open(stored_only)
         except BaseException:

@@ -292,6 +292,19 @@ def test_latest_checkpoint_says_why_and_uses_the_previous(good, tmp_path):
                         "(16, 8)); trying the previous checkpoint"]
 
 
+def test_a_fifo_or_a_symlink_named_as_the_newest_checkpoint_is_passed_over_without_blocking(good, tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt-000000010.npz").write_bytes(good.read_bytes())
+    (run / "checkpoints" / "ckpt-000000020.npz").symlink_to(good)
+    os.mkfifo(run / "checkpoints" / "ckpt-000000030.npz")  # opened as a file, it would block until written
+    warnings = []
+    assert latest_checkpoint(run, warn=warnings.append).iteration == 15
+    assert [w.split(": ", 1)[1] for w in warnings] == [
+        "not a readable checkpoint (not a regular file); trying the previous checkpoint",
+        "not a readable checkpoint (Too many levels of symbolic links); trying the previous checkpoint"]
+
+
 def train(data_dir, runs, *extra) -> int:
     return main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16",
                  "--batch-size", "40", "--weight-init", "he", *extra])
