@@ -23,6 +23,7 @@ from .atomic import write_with
 from .dataset import Dataset, DatasetError
 from .download import DownloadError, DownloadProgress, download, remove_stale_parts
 from .idx import GZIP_MAGIC, IMAGES_MAGIC, LABELS_MAGIC, IdxError, plausible_shape, read_idx
+from .npz import read_npy_header
 from .registry import FILENAMES, DatasetInfo, RemoteFile, dataset_info
 
 ProgressSink = Callable[[DownloadProgress], None]
@@ -156,15 +157,13 @@ def _load_decoded(path: Path, ndim: int) -> np.ndarray | None:
     any data is read, so a damaged or planted file claiming terabytes costs nothing."""
     try:
         with open(path, "rb") as f:
-            major, _ = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, fortran_order, dtype = read_header(f)
+            shape, fortran_order, dtype = read_npy_header(f, path.name)
             count = math.prod(shape)
             if (dtype != np.uint8 or fortran_order or len(shape) != ndim or not shape[0] or not plausible_shape(shape)
                     or os.fstat(f.fileno()).st_size != f.tell() + count):
                 return None
             return np.fromfile(f, dtype=np.uint8, count=count).reshape(shape)
-    except (OSError, ValueError, SyntaxError, TypeError):  # what numpy raises for a header it cannot parse
+    except (OSError, ValueError):  # npz.NpzError (a header that cannot be read) is a ValueError
         return None
 
 

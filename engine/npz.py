@@ -95,15 +95,20 @@ class Archive:
         self.close()
 
 
-def _header(f, name: str, member_size: int) -> tuple[tuple[int, ...], np.dtype]:
+def read_npy_header(f, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """An .npy header's (shape, fortran_order, dtype), the file left at the data; NpzError if unreadable."""
     try:
         major, _ = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(f)
+        return read(f)
     # numpy parses the header as a Python literal: deep nesting is a RecursionError, unbalanced brackets
     # a TokenError from its fallback parser
     except (ValueError, SyntaxError, TypeError, RecursionError, tokenize.TokenError):
         raise NpzError(f"{name}: not a readable array header") from None
+
+
+def _header(f, name: str, member_size: int) -> tuple[tuple[int, ...], np.dtype]:
+    shape, _, dtype = read_npy_header(f, name)
     if dtype.hasobject:
         raise NpzError(f"{name}: holds pickled objects; refused (loading them could run code)")
     if dtype.kind not in "biufcU":
