@@ -1,6 +1,7 @@
-"""Shared fixtures: small generated datasets and a helper to wait for trainer events."""
+"""Shared fixtures and helpers: small generated datasets, a helper to wait for trainer events, a run log check."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from engine.dataset import Dataset
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 def make_dataset(n_train=400, n_test=100, side=4, classes=10, seed=0) -> Dataset:
@@ -87,3 +89,13 @@ def mnist_folder(folder: Path, dataset: Dataset) -> Path:
 def data_dir(tmp_path) -> Path:
     """A folder of the four MNIST files (IDX, gzip) holding 400 + 100 toy digits of 28x28."""
     return mnist_folder(tmp_path / "data", make_dataset(n_train=400, n_test=100, side=28))
+
+
+def assert_whole_log(run: Path) -> list[dict]:
+    """Every line of the run's log is a whole JSON record, and the batches are numbered without a gap."""
+    raw = (run / "events.jsonl").read_bytes()
+    assert raw.endswith(b"\n")
+    records = [json.loads(line) for line in raw.decode().splitlines()]
+    batches = [r["iteration"] for r in records if r["event"] == "BatchDone"]
+    assert batches == list(range(1, len(batches) + 1))
+    return records

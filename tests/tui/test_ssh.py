@@ -1,7 +1,7 @@
 """Made for SSH servers: any terminal, ASCII mode, bounded redraws, hang-ups that lose nothing, the browser.
 
 Pilot tests check the display options and the hang-up path inside the app; a few
-tests run `python -m tui` on a pseudo-terminal (tests/pty_app.py) as a user's
+tests run `python -m tui` on a pseudo-terminal (tests/tui/pty_app.py) as a user's
 terminal, tmux or an SSH session would, on tiny IDX data. Bandwidth figures are
 measured by bench/bandwidth_bench.py, not here.
 """
@@ -28,17 +28,18 @@ import pytest
 from rich.color import ColorSystem
 
 from engine.runs import latest_checkpoint, read_events
-from tests.fake_trainer import (
+from tests.fakes import scripted_samples
+from tests.tui.harness import (
     fake_app,
     press,
+    region_text,
     run_async,
     running,
     screen_text,
-    scripted_samples,
     settle,
     status_text,
 )
-from tests.pty_app import ROOT, PtyApp, colour_depths, sgr_codes
+from tests.tui.pty_app import ROOT, PtyApp, colour_depths, sgr_codes
 from tui.app import HANGUP_GRACE, BackpropApp
 from tui.cli import app_command, build_parser, is_loopback
 from tui.options import LOW_BANDWIDTH, UiOptions, ui_options_from_args
@@ -49,13 +50,6 @@ SWALLOWED = {"ctrl+s", "ctrl+q", "ctrl+b", "ctrl+a", "ctrl+z", "ctrl+backslash"}
 
 def tui_args(data_dir: Path, runs: Path, *extra: str) -> list[str]:
     return ["--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16", "--batch-size", "40", *extra]
-
-
-def region_text(app, widget) -> str:
-    """The characters a widget occupies on the screen."""
-    region = widget.region
-    lines = screen_text(app).splitlines()[region.y : region.y + region.height]
-    return "\n".join(line[region.x : region.x + region.width] for line in lines)
 
 
 # ---- options ----------------------------------------------------------------------------------

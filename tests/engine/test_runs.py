@@ -18,9 +18,7 @@ from engine.cli import main
 from engine.export import export_run
 from engine.records import TruncatedLogWarning
 from engine.runs import KEEP, checkpoints, latest_checkpoint, read_events
-from tests.conftest import make_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, make_dataset
 
 
 def train(data_dir, runs, *extra) -> int:

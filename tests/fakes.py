@@ -1,20 +1,17 @@
-"""A scripted stand-in for engine.trainer.Trainer, and helpers for driving the TUI in tests.
+"""Stand-ins that need no terminal: a scripted engine.trainer.Trainer, its data, loaders and run directories.
 
 ScriptedTrainer has the real trainer's controls but no worker thread: every
 control emits its events synchronously into the sink, and a test moves
 training forward explicitly with advance(n). Nothing burns CPU, so Textual's
 pilot (which waits for the CPU to go idle) stays fast, and every number the
 app shows is fixed: loss, accuracy, samples/s and the digits themselves.
+The Pilot helpers that run the app with it are in tests/tui/harness.py.
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import functools
 import math
 import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -304,7 +301,7 @@ class ScriptedTrainer:
             self.finish()
 
 
-# ---- sessions and apps for tests ---------------------------------------------------------
+# ---- data, loaders and runs for tests ------------------------------------------------------
 
 TOY = make_dataset(n_train=200, n_test=50, side=28)
 FAKE_CONFIG = TrainConfig(hidden_sizes=(50,), iters=1000, batch_size=100, preview_count=SAMPLE_COUNT)
@@ -352,107 +349,3 @@ def write_run(root, lr: float, losses: list[float], test_acc: list[float], finis
     events += [ev.Finished(len(losses), 1.0)] if finished else []
     (run / "events.jsonl").write_text("".join(json.dumps(event_record(e)) + "\n" for e in events))
     return run
-
-
-def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer, ui=None):
-    from tui.app import BackpropApp
-    from tui.session import LocalSession
-
-    return BackpropApp(LocalSession(config, trainer_factory=trainer_factory, loader=loader), ui)
-
-
-def stop_ticking(app) -> None:
-    """Stop the app's 0.1 s queue-draining timer; tests then drain with settle().
-
-    run_test() shuts the app down while its timers still run: Textual removes the
-    screens' widgets first and stops the app's timers after that, and a tick in
-    between raises NoMatches (StatusBar is gone). A real quit (app.exit()) stops
-    the timers first, so only tests need this.
-    """
-    for timer in list(app._timers):
-        if getattr(timer, "_callback", None) == app.tick:
-            timer.stop()
-
-
-@contextlib.asynccontextmanager
-async def running(app, size: tuple[int, int] = (120, 40), wait_ready: bool = True, ticking: bool = False):
-    """run_test() that waits for the dataset, then (unless `ticking`) stops the 0.1 s timer.
-
-    With the scripted trainer nothing arrives between the test's own calls, so
-    settle() drains the queue exactly when needed and the timer would only add
-    CPU noise that makes Pilot wait longer for idle. Tests of the timer itself,
-    of loading and of the real engine keep it (wait_ready=False or ticking=True).
-    """
-    async with app.run_test(size=size) as pilot:
-        try:
-            if wait_ready:
-                await ready(pilot)
-                if not ticking:
-                    stop_ticking(app)
-            yield pilot
-        finally:
-            stop_ticking(app)
-
-
-def run_async(test):
-    """Run an async test function with asyncio (no pytest-asyncio needed)."""
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(test(*args, **kwargs))
-    return wrapper
-
-
-async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    """Let the app run (its 0.1 s tick included) until predicate() holds; fail after `timeout`.
-
-    It returns as soon as the predicate holds; the timeout only bounds a failure. Under load (two busy
-    loops and other test suites on 2 cores) the app's first load took up to 4.7 s: 20 s keeps 4x.
-    """
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}; "
-                                 f"monitor state {pilot.app.monitor.state!r}")
-        await pilot.pause(0.05)
-
-
-async def settle(pilot) -> None:
-    """Drain the event queue now (what the 0.1 s timer does) and let the app redraw."""
-    pilot.app.tick()
-    await pilot.pause()
-
-
-async def ready(pilot) -> None:
-    """Wait until the dataset is loaded and the app shows the idle state."""
-    await wait_until(pilot, lambda: pilot.app.monitor.state == "idle" and pilot.app.trainer is not None,
-                     what="the dataset to load")
-
-
-async def press(pilot, *keys: str) -> None:
-    """Press keys, then drain what the scripted trainer emitted."""
-    await pilot.press(*keys)
-    await settle(pilot)
-
-
-def status_text(app) -> str:
-    from tui.widgets.status_bar import StatusBar
-
-    return str(app.query_one(StatusBar).render())
-
-
-def message_text(app) -> str:
-    from tui.widgets.message_bar import MessageBar
-
-    return str(app.query_one(MessageBar).render())
-
-
-def notifications(app) -> list:
-    return list(app._notifications)
-
-
-def screen_text(app) -> str:
-    """The characters on the app's screen, one line per row (what export_screenshot draws)."""
-    from textual._context import visible_screen_stack
-
-    visible_screen_stack.set(app._background_screens)
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

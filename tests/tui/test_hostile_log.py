@@ -5,15 +5,8 @@ import json
 
 from engine import events as ev
 from engine.runs import event_record
-from tests.fake_trainer import (
-    FAKE_CONFIG,
-    message_text,
-    run_async,
-    running,
-    screen_text,
-    wait_until,
-    write_run,
-)
+from tests.fakes import FAKE_CONFIG, write_run
+from tests.tui.harness import message_text, run_async, running, screen_text, wait_until
 from tui.app import BackpropApp
 from tui.session import AttachedSession
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from engine.insight import confusion_matrix
-from tests.fake_trainer import TOY, fake_app, notifications, press, run_async, running, screen_text
+from tests.fakes import TOY
+from tests.tui.harness import fake_app, notifications, press, run_async, running, screen_text
 from tui.screens.help_screen import HelpScreen
 from tui.widgets.computational_graph import ComputationalGraph
 

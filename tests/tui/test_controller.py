@@ -8,7 +8,7 @@ from engine.config import TrainConfig
 from engine.control import RemoteTrainer
 from engine.controls import RunState
 from tests.conftest import make_dataset
-from tests.fake_trainer import ScriptedTrainer
+from tests.fakes import ScriptedTrainer
 from tui.controller import RESET_QUESTION, Controller
 from tui.messages import DatasetReady
 from tui.session import AttachedSession, LocalSession

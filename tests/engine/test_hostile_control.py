@@ -34,7 +34,7 @@ from engine.run_lock import MAX_NAME, PID_MAX_LIMIT, UNNAMED, RunLock, holder, p
 from engine.runs import FLUSH_EVERY, HOUSEKEEPING, ChannelProblem, RunLog, new_run_dir
 from engine.trainer import Trainer
 from tests.conftest import EventLog, make_dataset
-from tests.fake_trainer import TOY, ScriptedTrainer
+from tests.fakes import TOY, ScriptedTrainer
 from tui.session.attached import AttachedSession
 from tui.state import MonitorState
 

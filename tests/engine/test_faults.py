@@ -2,11 +2,11 @@
 
 Real file systems where the machine allows it (a tiny tmpfs or a read-only bind mount in a private
 mount namespace, made with `unshare`; skipped where that is not permitted), else an injected error.
+What the app does about them is in tests/tui/test_faults.py.
 """
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shlex
 import signal
@@ -25,9 +25,8 @@ from engine.config import TrainConfig
 from engine.run_lock import RunLock, holder
 from engine.runs import RunLog, checkpoints, new_run_dir, recorded_data_dir
 from engine.trainer import Trainer
-from tests.conftest import EventLog, make_dataset
+from tests.conftest import ROOT, EventLog, assert_whole_log, make_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = TrainConfig(hidden_sizes=(8,), batch_size=40, iters=1_000_000, preview_count=5, insight_every=0)
 
 
@@ -50,16 +49,6 @@ def in_namespace(mount: str, command: str, cwd: Path) -> subprocess.CompletedPro
 
 def engine_train(*args) -> str:
     return shlex.join([sys.executable, "-m", "engine", "train", *map(str, args)])
-
-
-def assert_whole_log(run: Path) -> list[dict]:
-    """Every line of the run's log is a whole JSON record, and the batches are numbered without a gap."""
-    raw = (run / "events.jsonl").read_bytes()
-    assert raw.endswith(b"\n")
-    records = [json.loads(line) for line in raw.decode().splitlines()]
-    batches = [r["iteration"] for r in records if r["event"] == "BatchDone"]
-    assert batches == list(range(1, len(batches) + 1))
-    return records
 
 
 def wait_for(predicate, timeout=10.0, what=""):
@@ -297,21 +286,6 @@ def test_an_empty_resume_is_refused(capsys, tmp_path):
     assert exit_.value.code == 2 and "no run named" in capsys.readouterr().err
 
 
-def test_the_app_resumes_from_the_recorded_data_folder(data_dir, tmp_path):
-    from tui.session import LocalSession
-
-    runs = tmp_path / "runs"
-    assert main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--iters", "10"]) == 0
-    (run,) = runs.iterdir()
-    session = LocalSession(TrainConfig(), resume=run)
-    try:
-        assert session.data_dir == str(data_dir.resolve()) and holder(run) == os.getpid()
-        assert LocalSession(TrainConfig(), "/elsewhere", resume=None).data_dir == "/elsewhere"
-    finally:
-        session.stop()
-    assert holder(run) is None  # ending the session lets the run go
-
-
 # ---- manual checkpoints and file modes -----------------------------------------------------------
 
 
@@ -351,49 +325,3 @@ def test_every_file_of_a_run_is_the_owners_only_also_after_a_resume(data_dir, tm
     for path, mode in modes["resumed"].items():
         assert mode == (0o700 if (run / path).is_dir() else 0o600), path
         assert modes["first"].get(path, mode) == mode, path  # no file changes mode on a resume
-
-
-# ---- the app: a write failure pauses, the monitor stays up, space tries again ---------------------
-
-
-def test_the_app_pauses_on_a_full_disk_says_so_and_space_tries_again(tmp_path, monkeypatch):
-    from tests.fake_trainer import message_text, notifications, press, run_async, running, wait_until
-    from tui.app import BackpropApp
-    from tui.session import LocalSession
-
-    toy = make_dataset(n_train=200, n_test=50, side=28)
-    config = TrainConfig(hidden_sizes=(16,), iters=1_000_000, batch_size=20, preview_count=20)
-    app = BackpropApp(LocalSession(config, loader=lambda *a, **k: toy, trainer_factory=Trainer, runs_dir=str(tmp_path)))
-    full = {"on": False}
-    real_write = os.write
-
-    def write(fd, data):
-        log = app.session.run_log
-        if full["on"] and log is not None and fd == log._fd:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_write(fd, data)
-
-    monkeypatch.setattr(os, "write", write)
-
-    @run_async
-    async def scenario():
-        async with running(app, ticking=True) as pilot:
-            await press(pilot, "space")
-            await wait_until(pilot, lambda: app.monitor.iteration > 20, timeout=20, what="training")
-            full["on"] = True
-            await wait_until(pilot, lambda: app.monitor.state == "paused", timeout=10, what="the pause")
-            assert "No space left on device" in message_text(app) and "space" in message_text(app)
-            assert any(n.title == "Cannot write: paused" for n in notifications(app))
-            at = app.monitor.iteration
-            full["on"] = False
-            await press(pilot, "space")
-            await wait_until(pilot, lambda: app.monitor.state == "running" and app.monitor.iteration > at + 20,
-                             timeout=20, what="training to go on")
-            assert "No space" not in message_text(app)
-            await press(pilot, "space")
-            await wait_until(pilot, lambda: app.monitor.state == "paused", timeout=10, what="a pause")
-
-    scenario()
-    app.session.stop()  # as python -m tui does after the app closes
-    (run,) = tmp_path.iterdir()
-    assert_whole_log(run)  # nothing made while the disk was full was lost

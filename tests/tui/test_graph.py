@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 import tui
-from tests.fake_trainer import run_async, screen_text
+from tests.tui.harness import run_async, screen_text
 from tui.app import BackpropApp
 from tui.widgets.computational_graph import HELP, ComputationalGraph
 

@@ -10,7 +10,7 @@ import pytest
 import tui.state as state_module
 from engine import events as ev
 from engine.config import TrainConfig
-from tests.fake_trainer import TOY, gradcheck_rows, scripted_samples
+from tests.fakes import TOY, gradcheck_rows, scripted_samples
 from tui.messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from tui.state import EMA_WEIGHT, Marker, MonitorState, envelope
 

@@ -12,7 +12,7 @@ from engine.run_lock import RunLock
 from engine.runs import new_run_dir
 from engine.trainer import Trainer
 from tests.conftest import make_dataset
-from tests.fake_trainer import ScriptedTrainer
+from tests.fakes import ScriptedTrainer
 
 CONFIG = TrainConfig(hidden_sizes=(8,), iters=100, batch_size=10, preview_count=0)
 CONTROLS = [name for name, member in vars(Controls).items() if not name.startswith("_") and callable(member)]

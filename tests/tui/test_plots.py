@@ -20,19 +20,8 @@ from engine import events as ev
 from engine.config import TrainConfig
 from engine.trainer import Trainer
 from tests.conftest import make_dataset
-from tests.fake_trainer import (
-    FAKE_CONFIG,
-    TOY,
-    fake_app,
-    press,
-    run_async,
-    running,
-    screen_text,
-    scripted_layer_stats,
-    toy_loader,
-    wait_until,
-    write_run,
-)
+from tests.fakes import FAKE_CONFIG, TOY, scripted_layer_stats, toy_loader, write_run
+from tests.tui.harness import fake_app, press, run_async, running, screen_text, wait_until
 from tui.app import BackpropApp
 from tui.session import AttachedSession, LocalSession
 from tui.widgets.plot_axes import decade_ticks

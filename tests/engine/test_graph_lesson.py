@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from engine.graph_lesson import APPLE, APPLE_ORANGE, Graph, GraphInputError, check_inputs, parse_value
+from tests.conftest import ROOT
 
 
 def run(example, **changes):
@@ -120,7 +120,7 @@ def test_backward_needs_a_forward_first():
 def test_the_lesson_imports_no_ui_library():
     code = ("import sys, engine.graph_lesson; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True,
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -4,11 +4,11 @@ Everything on screen is fixed: the losses, accuracies, digits and grad-check
 rows come from ScriptedTrainer, samples/s is a constant, and the run is paused
 when the picture is taken, so the elapsed clock reads 0:00 and the ETA "-".
 Regenerate after an intended UI change with:
-    .venv/bin/python -m pytest tests/test_tui_snapshots.py --snapshot-update
+    .venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update
 """
 from __future__ import annotations
 
-from tests.fake_trainer import fake_app, press, ready, settle, stop_ticking
+from tests.tui.harness import fake_app, press, ready, settle, stop_ticking
 
 
 async def scripted_run(pilot) -> None:

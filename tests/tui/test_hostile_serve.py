@@ -23,6 +23,7 @@ pytest.importorskip("textual_serve", reason="the web extra (textual-serve) is no
 import aiohttp  # comes with textual-serve
 from aiohttp import web
 
+from tests.conftest import ROOT
 from tui.serve import GuardedServer, hide_token
 
 EVIL = "http://evil.example"
@@ -196,7 +197,7 @@ def test_a_taken_port_is_one_line_and_status_1(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run([sys.executable, "-m", "tui", "--serve", "--port", str(port), "--runs-dir", str(tmp_path)],
-                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()] and "error: --serve:" in done.stderr
     assert f"{port}" in done.stderr and "in use" in done.stderr

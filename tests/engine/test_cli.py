@@ -10,9 +10,7 @@ import pytest
 
 from engine.cli import main
 from engine.idx import write_idx
-from tests.conftest import make_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, make_dataset
 
 
 @pytest.fixture(autouse=True)

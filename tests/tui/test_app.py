@@ -1,6 +1,6 @@
 """The Textual monitor driven by Pilot: keys in, state and screen out.
 
-Most tests use ScriptedTrainer (tests/fake_trainer.py), which emits fixed
+Most tests use ScriptedTrainer (tests/fakes.py), which emits fixed
 events synchronously: a test presses a key, calls settle() to drain the queue
 the way the app's 0.1 s timer does, and checks MonitorState, the trainer and
 the widgets. A few tests at the end run the real engine on tiny data.
@@ -20,15 +20,19 @@ from engine.config import ConfigError, TrainConfig
 from engine.dataset import DatasetError
 from engine.trainer import Trainer
 from tests.conftest import make_dataset, mnist_folder
-from tests.fake_trainer import (
+from tests.fakes import (
     FAKE_CONFIG,
     MISTAKES,
     SAMPLE_COUNT,
     BlockingLoader,
     ScriptedTrainer,
     failing_loader,
-    fake_app,
     gradcheck_rows,
+    toy_loader,
+    write_run,
+)
+from tests.tui.harness import (
+    fake_app,
     message_text,
     notifications,
     press,
@@ -38,9 +42,7 @@ from tests.fake_trainer import (
     screen_text,
     settle,
     status_text,
-    toy_loader,
     wait_until,
-    write_run,
 )
 from tui.app import BackpropApp
 from tui.screens.confirm_screen import ConfirmScreen

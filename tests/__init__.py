@@ -1,0 +1,1 @@
+"""The tests, a package so that tests/engine/ and tests/tui/ may hold modules of one name (test_insight.py)."""

@@ -1,0 +1,1 @@
+"""Tests of the tui package (the Textual app)."""
