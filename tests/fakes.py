@@ -349,3 +349,13 @@ def write_run(root, lr: float, losses: list[float], test_acc: list[float], finis
     events += [ev.Finished(len(losses), 1.0)] if finished else []
     (run / "events.jsonl").write_text("".join(json.dumps(event_record(e)) + "\n" for e in events))
     return run
+
+
+# ---- the real engine on tiny data (tests/tui/test_real_engine.py, test_runs_and_attach.py) --------
+
+REAL = TrainConfig(hidden_sizes=(16,), iters=30, batch_size=20, preview_count=20, seed=0)
+TINY = make_dataset(n_train=200, n_test=50, side=28)
+
+
+def tiny_loader(name, data_dir=None, progress=None, **kwargs):
+    return TINY

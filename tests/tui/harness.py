@@ -110,6 +110,12 @@ def message_text(app) -> str:
     return str(app.query_one(MessageBar).render())
 
 
+def note(app, field: str):
+    """The note under a Settings field: (its text, whether it shows an error)."""
+    widget = app.query_one(f"#note-{field}")
+    return str(widget.render()), widget.has_class("error")
+
+
 def notifications(app) -> list:
     return list(app._notifications)  # private: Textual has notify() and clear_notifications(), no public list
 
