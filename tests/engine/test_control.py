@@ -12,7 +12,7 @@ import pytest
 
 from engine import events as ev
 from engine.config import TrainConfig
-from engine.control import CommandInbox, ControlError, RemoteTrainer, commands_size
+from engine.control import CommandChannelWarning, CommandInbox, ControlError, RemoteTrainer, commands_size
 from engine.controls import checked_setting
 from engine.run_lock import RunLock
 from engine.runs import FLUSH_EVERY, HOUSEKEEPING, RunLog, new_run_dir
@@ -86,8 +86,9 @@ def test_the_command_file_is_private_and_bad_lines_are_skipped(run):
     with open(run / "commands.jsonl", "a") as f:
         f.write('not json\n{"command": "rm -rf"}\n["pause"]\n{"command": "set", "name": "seed", "value": 3}\n'
                 '{"command": "set", "name": "lr", "value": -1}\n{"command": "pause"}\n{"command": "res')
-    inbox.poll()
-    assert trainer.calls == [("pause",)]  # unknown, malformed, not-live and refused ones skipped
+    with pytest.warns(CommandChannelWarning, match="skipped"):
+        inbox.poll()
+    assert trainer.calls == [("pause",)]  # unknown, malformed, not-live and refused ones skipped, and said
     with open(run / "commands.jsonl", "a") as f:
         f.write('ume"}\n')  # the half-written line's end
     inbox.poll()

@@ -24,7 +24,7 @@ HOSTILE_LINES = [
 async def test_odd_records_are_skipped_and_counted_and_text_is_shown_as_text(tmp_path):
     run = write_run(tmp_path, 0.1, [2.0, 1.0, 0.5], [0.6], finished=False)
     app = BackpropApp(AttachedSession(FAKE_CONFIG, run))
-    shown = []  # every notification, kept (under load a toast may expire before it is looked at)
+    shown = []  # every notification as Textual adds it (when its Notify message is handled), kept
     add = app._notifications.add
     app._notifications.add = lambda notification: (shown.append(notification), add(notification))[1]
     async with running(app, wait_ready=False, ticking=True) as pilot:
@@ -38,6 +38,7 @@ async def test_odd_records_are_skipped_and_counted_and_text_is_shown_as_text(tmp
         await wait_until(pilot, lambda: "damaged records skipped" in message_text(app) or app.monitor.message,
                          what="the count")
         assert app.monitor.damaged.startswith("the run's log: 5 damaged records skipped (first: line ")
+        await wait_until(pilot, lambda: any(n.title == "Training failed" for n in shown), what="the toast")
         (toast,) = [n for n in shown if n.title == "Training failed"]
         assert "[link=https://evil.example]click here[/link] [bold red]loud[/]" in toast.message
         assert toast.markup is False  # shown as text: a link or an unbalanced [/] is not interpreted
