@@ -497,7 +497,7 @@ def fuzz_path(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "ckpt-000000015.npz"
 
 
-@settings(FUZZ, max_examples=1000)
+@settings(FUZZ, max_examples=600)
 @given(data=st.data())
 def test_fuzz_meta(good, fuzz_path, data):
     found, meta = base(good)
@@ -505,7 +505,7 @@ def test_fuzz_meta(good, fuzz_path, data):
     resumes_or_is_refused(fuzz_path)
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=400)
 @given(data=st.data())
 def test_fuzz_arrays(good, fuzz_path, data):
     found = dict(base(good)[0])
