@@ -35,36 +35,61 @@ class StatusBar(Static):
     """One line, redrawn every tick if its text changed: updated without a re-layout of the screen."""
 
     _shown: Text | None = None
+    _args: tuple = ()
 
     def show(self, state: MonitorState, requested_lr: float | None = None, attached: str = "") -> None:
-        text = render_status(state, requested_lr, attached)
+        self._args = (state, requested_lr, attached)
+        text = render_status(state, requested_lr, attached, self.size.width or None)
         if text != self._shown:  # an unchanged line costs the terminal nothing
             self._shown = text
             self.update(text, layout=False)
 
+    def on_resize(self) -> None:
+        if self._args:
+            self.show(*self._args)
 
-def render_status(state: MonitorState, requested_lr: float | None = None, attached: str = "") -> Text:
+
+# How long each field stays as the line narrows: the lowest goes first (80x24 over SSH keeps the state,
+# the iteration, the test accuracy, the ETA and how an attached monitor is connected).
+# The state and an attached monitor's connection are never dropped.
+KEEP = {"iteration": 9, "eta": 8, "test": 8, "lr": 6, "rate": 5, "elapsed": 4, "dataset": 3, "architecture": 2,
+        "epoch": 1}
+
+
+def render_status(state: MonitorState, requested_lr: float | None = None, attached: str = "",
+                  width: int | None = None) -> Text:
     """`requested_lr`: a rate asked for that the trainer has not applied yet (shown as lr old→new).
 
-    `attached`: how a monitor following another process's run is connected to it.
+    `attached`: how a monitor following another process's run is connected to it. `width`: drop the
+    fields that matter least (KEEP) until the line fits; None keeps them all.
     """
     config = state.config
     lr = state.lr or config.lr
     total = f"{config.epochs} epochs" if config.epochs else f"{config.iters:,}"
     parts = [
-        (f" {state.state.upper()} ", STATE_STYLES.get(state.state, "bold") + " reverse"),
-        (plain(f" {state.dataset or config.dataset} "), "bold"),  # names from a run's files: no escapes
-        (plain(state.architecture) or "hidden " + ",".join(map(str, config.hidden_sizes)), ""),
-        (f" · iter {state.iteration:,}/{total}", ""),
-        (f" · ep {state.epoch:.1f}", ""),
-        (f" · lr {lr:g}" + (f"→{requested_lr:g}" if requested_lr not in (None, lr) else ""), "bold"),
+        ("state", f" {state.state.upper()} ", STATE_STYLES.get(state.state, "bold") + " reverse"),
+        ("dataset", plain(f" {state.dataset or config.dataset} "), "bold"),  # names from a run's files: no escapes
+        ("architecture", plain(state.architecture) or "hidden " + ",".join(map(str, config.hidden_sizes)), ""),
+        ("iteration", f" · iter {state.iteration:,}/{total}", ""),
+        ("epoch", f" · ep {state.epoch:.1f}", ""),
+        ("lr", f" · lr {lr:g}" + (f"→{requested_lr:g}" if requested_lr not in (None, lr) else ""), "bold"),
     ]
     if state.latest_accuracy is not None:
-        parts.append((f" · test {state.latest_accuracy[1]:.2%}", "bold"))
+        parts.append(("test", f" · test {state.latest_accuracy[1]:.2%}", "bold"))
     if attached:
-        parts.append((f" · {attached}", "bold cyan"))
+        parts.append(("attached", f" · {attached}", "bold cyan"))
     parts += [
-        (f" · {rate(state.samples_per_s)} samples/s", ""),
-        (f" · {clock(state.elapsed())} ETA {clock(state.eta())}", ""),
+        ("rate", f" · {rate(state.samples_per_s)} samples/s", ""),
+        ("elapsed", f" · {clock(state.elapsed())}", ""),
+        ("eta", f" ETA {clock(state.eta())}", ""),
     ]
-    return Text.assemble(*parts)
+    for field in sorted(KEEP, key=KEEP.get):
+        if width is None or sum(len(text) for _, text, _ in parts) <= width:
+            break
+        parts = [part for part in parts if part[0] != field]
+        # A field that shared its neighbour's separator gives it back: "0:00 ETA" and " mnist 784-..".
+        joined = {"elapsed": ("eta", " ·"), "dataset": ("architecture", " ")}.get(field)
+        if joined:
+            parts = [(name, joined[1] + text, style) if name == joined[0] else (name, text, style)
+                     for name, text, style in parts]
+    return Text.assemble(*((text, style) for _, text, style in parts))
