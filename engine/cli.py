@@ -208,7 +208,7 @@ def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int | None,
     log = RunLog(run_dir, inbox.put, keep)
     trainer.sink = log
     log.attach(trainer, commands_from)
-    config, dataset = trainer.config, trainer.dataset
+    config, dataset, resumed_at = trainer.config, trainer.dataset, trainer.iteration
     print(f"{dataset.name}: {len(dataset.x_train):,} train / {len(dataset.x_test):,} test; "
           f"network {trainer.network.architecture} {config.activation}, {config.optimizer} lr {config.lr}, "
           f"batch {config.batch_size}, {_length(config)}, {config.dtype}, seed {config.seed}")
@@ -259,13 +259,14 @@ def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int | None,
             elif isinstance(event, ev.Finished):
                 break
     except KeyboardInterrupt:
+        status = _stop(trainer, log, EXIT_INTERRUPTED)  # first: the checkpoint is where the worker stopped
         print(f"\ninterrupted at iteration {trainer.iteration:,}; resume with: {resume_command(run_dir, data_dir)}",
               file=sys.stderr)
-        return _stop(trainer, log, EXIT_INTERRUPTED)
+        return status
     _stop(trainer, log, EXIT_OK)
-    seconds = event.seconds
-    print(f"done: {event.iteration:,} iterations in {seconds:.1f} s "
-          f"({event.iteration * config.batch_size / seconds:,.0f} samples/s); "
+    seconds, here = event.seconds, event.iteration - resumed_at  # this process's time and iterations
+    print(f"done: {event.iteration:,} iterations" + (f" ({here:,} of them here)" if resumed_at else "")
+          + f" in {seconds:.1f} s ({here * config.batch_size / max(seconds, 1e-9):,.0f} samples/s); "
           f"train acc {accuracy.train_acc:.4f}, test acc {accuracy.test_acc:.4f}")
     return EXIT_OK
 

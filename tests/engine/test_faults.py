@@ -23,7 +23,7 @@ from engine.checkpoint import load_checkpoint
 from engine.cli import main
 from engine.config import TrainConfig
 from engine.run_lock import RunLock, holder
-from engine.runs import RunLog, checkpoints, new_run_dir, recorded_data_dir
+from engine.runs import RunLog, checkpoints, latest_checkpoint, new_run_dir, recorded_data_dir
 from engine.trainer import Trainer
 from tests.conftest import ROOT, EventLog, assert_whole_log, make_dataset
 
@@ -256,12 +256,15 @@ def test_resume_reads_the_data_folder_the_run_recorded_and_the_printed_command_w
     (run,) = runs.iterdir()
     assert recorded_data_dir(run) == str(data_dir.resolve())
     printed = err.strip().splitlines()[-1].split("resume with: ", 1)[1]
+    stopped_at = int(err.strip().splitlines()[-1].split("interrupted at iteration ", 1)[1].split(";")[0].replace(",", ""))
+    assert stopped_at == latest_checkpoint(run).iteration  # where it says it stopped is where it resumes
     argv = shlex.split(printed)
     assert argv[:3] == ["python", "-m", "engine"]
     done = subprocess.run([sys.executable, *argv[1:], "--iters", "100"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "resumed at iteration" in done.stdout and "done: 100 iterations" in done.stdout
+    assert "resumed at iteration" in done.stdout and f"done: 100 iterations ({100 - stopped_at:,} of them here)" \
+        in done.stdout  # its samples/s are this process's
     plain = subprocess.run([sys.executable, "-m", "engine", "train", "--resume", str(run), "--iters", "120"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert plain.returncode == 0, plain.stderr  # no --data-dir at all: the recorded folder
