@@ -497,7 +497,7 @@ def fuzz_path(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "ckpt-000000015.npz"
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=400)
 @given(data=st.data())
 def test_fuzz_meta(good, fuzz_path, data):
     found, meta = base(good)
@@ -505,7 +505,7 @@ def test_fuzz_meta(good, fuzz_path, data):
     resumes_or_is_refused(fuzz_path)
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=250)
 @given(data=st.data())
 def test_fuzz_arrays(good, fuzz_path, data):
     found = dict(base(good)[0])
@@ -516,7 +516,7 @@ def test_fuzz_arrays(good, fuzz_path, data):
     resumes_or_is_refused(fuzz_path)
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=200)
 @given(data=st.data())
 def test_fuzz_bytes(good, fuzz_path, data):
     raw = bytearray(good.read_bytes())
@@ -531,7 +531,7 @@ HEADER_PARTS = st.sampled_from(["{", "}", "(", ")", "[", "]", "'descr'", "'shape
                                 "'<f4'", "'<f8'", "'|O'", "'<U9'", "True", "False", "-", "8", "16", "2**70", "1e9"])
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=150)
 @given(parts=st.lists(HEADER_PARTS, max_size=30), shape=st.lists(st.integers(-5, 2**65), max_size=3),
        garble=st.booleans())
 def test_fuzz_array_headers(good, fuzz_path, parts, shape, garble):

@@ -148,7 +148,7 @@ RECORDS = st.one_of(JSON, st.fixed_dictionaries({"event": KINDS}, optional={"ite
                     *[mutated(e) for e in GOOD])
 
 
-@settings(max_examples=2000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(RECORDS)
 def test_any_record_decodes_or_is_refused_and_the_state_takes_what_decodes(record):
     try:
