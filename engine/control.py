@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import ConfigError, TrainConfig
 from .controls import LIVE_SETTINGS, CheckpointPath, RunState, checked_setting
-from .records import Skipped, lines, plain
+from .records import DamagedRecord, Skipped, json_line, lines, plain
 from .run_lock import holder
 
 COMMANDS_FILE = "commands.jsonl"
@@ -87,11 +87,9 @@ def checked_command(line: bytes | None) -> dict:
     if line is None:
         raise MalformedCommand(f"a line of over {MAX_COMMAND:,} bytes")
     try:
-        command = json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise MalformedCommand("not UTF-8") from None
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
-        raise MalformedCommand("not JSON") from None
+        command = json_line(line)
+    except DamagedRecord as exc:
+        raise MalformedCommand(str(exc)) from None
     if not isinstance(command, dict) or command.get("command") not in COMMANDS:
         raise MalformedCommand(f"not an object whose command is one of {', '.join(COMMANDS)}")
     name = command["command"]

@@ -234,13 +234,17 @@ def parse(line: bytes) -> object:
     """One line of a log (without its newline) as an event; DamagedRecord when it is not a record."""
     if len(line) > MAX_LINE:
         raise DamagedRecord(f"a line of over {MAX_LINE:,} bytes")
+    return decode(json_line(line))
+
+
+def json_line(line: bytes) -> object:
+    """A line of JSON from a file that may not be ours; DamagedRecord when it is not UTF-8 JSON."""
     try:
-        record = json.loads(line.decode("utf-8"))
+        return json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
         raise DamagedRecord("not UTF-8") from None
     except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise DamagedRecord("not JSON") from None
-    return decode(record)
 
 
 def lines(f: BinaryIO, limit: int = MAX_LINE) -> Iterator[tuple[bytes | None, bool]]:
