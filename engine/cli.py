@@ -31,6 +31,7 @@ from .options import (
     add_model_options,
     add_run_options,
     add_training_options,
+    checkpoint_policy,
     config_from_args,
     describe,
     parse_hidden,
@@ -38,7 +39,16 @@ from .options import (
 from .records import Skipped
 from .registry import REGISTRY
 from .run_lock import RunBusy, RunLock
-from .runs import ChannelProblem, RunLog, latest_checkpoint, new_run_dir, recorded_data_dir, resolve_run, truncate_log
+from .runs import (
+    ChannelProblem,
+    CheckpointPolicy,
+    RunLog,
+    latest_checkpoint,
+    new_run_dir,
+    recorded_data_dir,
+    resolve_run,
+    truncate_log,
+)
 from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -128,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 return EXIT_FAILURE
             lock = RunLock(run_dir)
             trainer = Trainer(dataset, config)
-        return train(trainer, run_dir, args.keep_checkpoints, commands_size(run_dir), args.data_dir)
+        return train(trainer, run_dir, checkpoint_policy(args), commands_size(run_dir), args.data_dir)
     except (DatasetError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -202,10 +212,11 @@ class TextProgress:
             self.shown = -1
 
 
-def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int | None, data_dir: str | None) -> int:
-    """Run the trainer, logging to `run_dir` (keeping `keep` checkpoints) and printing what the worker reports."""
+def train(trainer: Trainer, run_dir: Path, policy: CheckpointPolicy, commands_from: int | None,
+          data_dir: str | None) -> int:
+    """Run the trainer, logging to `run_dir` (checkpoints by `policy`) and printing what the worker reports."""
     inbox: queue.Queue = queue.Queue()
-    log = RunLog(run_dir, inbox.put, keep)
+    log = RunLog(run_dir, inbox.put, policy)
     trainer.sink = log
     log.attach(trainer, commands_from)
     config, dataset, resumed_at = trainer.config, trainer.dataset, trainer.iteration
@@ -266,7 +277,7 @@ def train(trainer: Trainer, run_dir: Path, keep: int, commands_from: int | None,
     _stop(trainer, log, EXIT_OK)
     seconds, here = event.seconds, event.iteration - resumed_at  # this process's time and iterations
     print(f"done: {event.iteration:,} iterations" + (f" ({here:,} of them here)" if resumed_at else "")
-          + f" in {seconds:.1f} s ({here * config.batch_size / max(seconds, 1e-9):,.0f} samples/s); "
+          + f" in {seconds:.1f} s ({trainer.throughput.samples / max(seconds, 1e-9):,.0f} samples/s); "
           f"train acc {accuracy.train_acc:.4f}, test acc {accuracy.test_acc:.4f}")
     return EXIT_OK
 

@@ -6,7 +6,7 @@ import argparse
 from .config import ConfigError, TrainConfig
 from .optimizers import DEFAULT_LR, OPTIMIZERS
 from .registry import REGISTRY
-from .runs import KEEP
+from .runs import CHECKPOINT_EVERY, KEEP, CheckpointPolicy
 
 DEFAULTS = TrainConfig()
 
@@ -61,11 +61,14 @@ FLAGS = {
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Where runs are written and how many checkpoints each keeps."""
+    """Where runs are written, and how often each saves a checkpoint and how many it keeps."""
     parser.add_argument("--runs-dir", default="runs", metavar="DIR",
                         help="where each run writes its event log and checkpoints (default: %(default)s)")
     parser.add_argument("--keep-checkpoints", type=_at_least_one, default=KEEP, metavar="K",
                         help="checkpoints each run keeps, the newest (default: %(default)s)")
+    parser.add_argument("--checkpoint-every", type=_seconds, default=CHECKPOINT_EVERY, metavar="SECONDS",
+                        help="save a checkpoint at the first epoch end this long after the last one; 0: at "
+                        "every epoch end (default: %(default)s; a checkpoint is also saved where a run stops)")
     parser.add_argument("--resume", metavar="RUN",
                         help="continue a run (a run directory, or its name in --runs-dir) from its latest "
                         "checkpoint, with its saved settings (and, in the app, its curves); --iters or --epochs "
@@ -80,6 +83,20 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text}")
+    return value
+
+
+def checkpoint_policy(args: argparse.Namespace) -> CheckpointPolicy:
+    return CheckpointPolicy(args.keep_checkpoints, args.checkpoint_every)
 
 
 def describe(error: ConfigError) -> str:

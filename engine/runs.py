@@ -1,12 +1,12 @@
 """Run directories: an append-only event log and rotating checkpoints, so nothing is lost to a kill.
 
 <runs root>/<UTC timestamp>-<short name>/
-    config.json          the settings the run started with (written atomically)
     config.json          the settings the run started with, and where its data came from (written atomically)
     events.jsonl         one JSON object per event; batch and layer-stat records are written in blocks,
                          flushed at least every second and at once on any other event
     checkpoints/ckpt-<iteration>.npz         the last KEEP (--keep-checkpoints) automatic checkpoints
-                                             (one per epoch, and where the run stopped)
+                                             (at an epoch end once CHECKPOINT_EVERY seconds have
+                                             passed since the last, and where the run stopped)
     checkpoints/ckpt-<iteration>-manual.npz  checkpoints asked for by hand (key c): never rotated
     samples.npz          the latest preview digits with the network's predictions, for attached monitors
     commands.jsonl       the command channel (engine/control.py)
@@ -42,6 +42,15 @@ from .records import MAX_COUNT, MAX_LINE, MAX_TEXT, DamagedRecord, Skipped, pars
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
 HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
 KEEP = 3  # checkpoints kept per run, unless told otherwise
+CHECKPOINT_EVERY = 30.0  # seconds: the least time between two epoch checkpoints (each is an fsync'd file)
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """How often a run saves itself, and how many of those checkpoints it keeps (the newest)."""
+
+    keep: int = KEEP
+    every: float = CHECKPOINT_EVERY  # seconds; 0: at every epoch end
 # Images and whole-test-set predictions are not metrics (and too big); the checkpoint has the network.
 NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.DownloadProgress)
 BUFFERED = (ev.BatchDone, ev.LayerStats)  # frequent records, written in blocks (the others at once, durably)
@@ -121,8 +130,8 @@ def event_record(event) -> dict:
 class RunLog:
     """A trainer sink that appends events to events.jsonl, then hands them on to `forward`.
 
-    It also asks the trainer for a checkpoint at each epoch end and keeps the last `keep` of
-    those (checkpoints asked for by hand are kept apart: never rotated away), and once attached
+    It also asks the trainer for a checkpoint at the first epoch end `policy.every` seconds
+    after the last checkpoint and keeps the last `policy.keep` of those (checkpoints asked for by hand are kept apart: never rotated away), and once attached
     to a trainer, runs the commands of the run's channel (engine/control.py) and writes out
     batch records that wait longer than FLUSH_EVERY (a paused run gets no further events to
     flush them), from a housekeeping thread.
@@ -132,9 +141,11 @@ class RunLog:
     not yet written are kept, and the next event after Resumed (or the next look) tries again.
     """
 
-    def __init__(self, run_dir: Path, forward: Callable[[object], None] = lambda event: None, keep: int = KEEP):
+    def __init__(self, run_dir: Path, forward: Callable[[object], None] = lambda event: None,
+                 policy: CheckpointPolicy = CheckpointPolicy()):
         self.run_dir = run_dir
-        self.keep = keep  # automatic checkpoints kept, the newest
+        self.policy = policy
+        self._last_checkpoint = time.monotonic()  # a run starts from a checkpoint, or from nothing to lose
         self.forward = forward
         self.trainer = None  # set by attach(); needed to request checkpoints and to pause
         self.inbox: CommandInbox | None = None
@@ -184,9 +195,11 @@ class RunLog:
                 if not isinstance(event, BUFFERED) or now - self._last_flush >= FLUSH_EVERY:
                     self._flush(durable=not isinstance(event, BUFFERED))
         if isinstance(event, ev.EpochDone) and event.iteration > 0 and self.trainer is not None:
-            self.trainer.request_checkpoint(self.checkpoint_path)
+            if time.monotonic() - self._last_checkpoint >= self.policy.every:
+                self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):
             self._checkpoint_owed = False
+            self._last_checkpoint = time.monotonic()
             self.prune()
         elif isinstance(event, ev.WriteFailed):  # a checkpoint the trainer could not write
             self._checkpoint_owed = True
@@ -219,7 +232,7 @@ class RunLog:
 
     def prune(self) -> None:
         automatic = [p for p in checkpoints(self.run_dir) if not p.stem.endswith(MANUAL)]
-        for old in automatic[:-self.keep]:
+        for old in automatic[:-self.policy.keep]:
             old.unlink(missing_ok=True)
 
     def _flush(self, durable: bool) -> None:

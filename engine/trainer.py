@@ -27,9 +27,9 @@ from .gradcheck import GradCheckCancelled, gradient_check
 from .insight import layer_stats, weight_images
 from .network import Network, fraction_correct
 from .optimizers import make_optimizer, optimizer_state, restore_optimizer
+from .throughput import Throughput
 
 IDLE_WAIT = 0.25  # seconds a paused worker sleeps between checks; commands wake it at once
-RATE_SMOOTHING = 0.05  # weight of the newest batch in the samples/s average
 
 
 class _Stop(Exception):
@@ -60,6 +60,7 @@ class Trainer:
         self._order = self._rng.permutation(len(dataset.x_train))
         self._cursor = 0
         self._buffers: dict[int, np.ndarray] = {}
+        self.throughput = Throughput()  # whole work, this process: what an ETA needs
         self._rate = 0.0
         self._last_eval_iteration = -1
         self._last_good: dict[str, np.ndarray] | None = None  # parameters before the latest update
@@ -188,10 +189,12 @@ class Trainer:
 
     def _loop(self) -> None:
         began = time.perf_counter()
+        self.throughput.start()
         try:
             self._emit(ev.Started(self.config, self.network.architecture, self.dataset.name,
                                   len(self.dataset.x_train), len(self.dataset.x_test), self.iteration))
             if self.state == RunState.PAUSED:
+                self.throughput.pause()
                 self._emit(ev.Paused(self.iteration))
             self._evaluate(epoch_end=self.iteration == 0)  # a resumed run re-scores, without a new epoch point
             while not self._done():
@@ -243,11 +246,13 @@ class Trainer:
     def _do_pause(self) -> None:
         if self.state == RunState.RUNNING:
             self.state = RunState.PAUSED
+            self.throughput.pause()
             self._emit(ev.Paused(self.iteration))
 
     def _do_resume(self) -> None:
         if self.state in (RunState.PAUSED, RunState.DIVERGED):
             self.state = RunState.RUNNING
+            self.throughput.resume()
             self._pending_steps = 0
             self._emit(ev.Resumed(self.iteration))
 
@@ -300,7 +305,6 @@ class Trainer:
         return as_float(self.dataset.x_train[idx], self.network.dtype, out=buffer), self.dataset.t_train[idx]
 
     def _train_batch(self) -> None:
-        began = time.perf_counter()
         x, t = self._next_batch()
         net = self.network
         loss = net.backprop(x, t)
@@ -310,6 +314,7 @@ class Trainer:
                 for key, p in net.params.items():
                     np.copyto(p, self._last_good[key])
             self.state = RunState.DIVERGED
+            self.throughput.pause()
             self._pending_steps = 0
             self._emit(ev.Diverged(self.iteration + 1, loss))
             return
@@ -319,8 +324,8 @@ class Trainer:
             np.copyto(self._last_good[key], p)
         self.optimizer.update(net.params, net.grads)
         self.iteration += 1
-        rate = len(t) / max(time.perf_counter() - began, 1e-9)
-        self._rate = rate if self._rate == 0 else self._rate + RATE_SMOOTHING * (rate - self._rate)
+        if self.state == RunState.RUNNING:  # a batch stepped by hand is not a measure of speed
+            self._rate = self.throughput.done(len(t))
         epoch = self.epochs_done + self._cursor / len(self._order)
         self._emit(ev.BatchDone(self.iteration, epoch, loss, self.optimizer.lr, self._rate))
         if self._cursor >= len(self._order):

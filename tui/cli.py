@@ -9,7 +9,7 @@ import sys
 
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
-from engine.options import add_run_options, add_training_options, config_from_args, describe
+from engine.options import add_run_options, add_training_options, checkpoint_policy, config_from_args, describe
 from engine.run_lock import RunBusy, holder
 from engine.runs import resolve_run, runs_dir_problem
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if "attach" in runs:
             session = AttachedSession(config, runs["attach"], args.runs_dir)
         else:
-            session = LocalSession(config, args.data_dir, runs_dir=args.runs_dir, keep=args.keep_checkpoints,
+            session = LocalSession(config, args.data_dir, runs_dir=args.runs_dir, checkpoints=checkpoint_policy(args),
                                    resume=runs.get("resume"))
     except (RunBusy, OSError) as exc:  # started at the same moment as another resume of the run
         parser.error(f"argument --resume: {exc}")

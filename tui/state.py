@@ -19,6 +19,7 @@ from engine.controls import RunState
 from engine.gradcheck import GradCheckRow
 from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
 from engine.runs import ChannelProblem, LogReplaced, LogUnreadable, RecordsSkipped
+from engine.throughput import seconds_left
 
 from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
 
@@ -86,13 +87,14 @@ class MonitorState:
         return self.running_seconds + (now - self._running_since if self._running_since is not None else 0.0)
 
     def eta(self) -> float | None:
-        """Seconds left at the current speed, or None when unknown."""
-        if self.samples_per_s <= 0 or self.state != RunState.RUNNING:
+        """Seconds left at the run's rate of whole work (engine/throughput.py), or None when unknown."""
+        if self.state != RunState.RUNNING:
             return None
         if self.config.epochs is not None:
-            remaining_epochs = max(self.config.epochs - self.epoch, 0.0)
-            return remaining_epochs * self.train_size / self.samples_per_s if self.train_size else None
-        return max(self.config.iters - self.iteration, 0) * self.config.batch_size / self.samples_per_s
+            if not self.train_size:
+                return None
+            return seconds_left((self.config.epochs - self.epoch) * self.train_size, self.samples_per_s)
+        return seconds_left((self.config.iters - self.iteration) * self.config.batch_size, self.samples_per_s)
 
     # ---- updates --------------------------------------------------------------------------
 

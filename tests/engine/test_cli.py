@@ -39,6 +39,10 @@ def test_train_prints_epochs_and_summary(data_dir, capsys):
     assert len(epoch_lines) == 6  # before training and after each of 5 epochs (4 batches each)
     assert "iter      20" in epoch_lines[-1] and "test acc" in epoch_lines[-1]
     assert "done: 20 iterations" in out
+    # Both rates are of whole work (steps, scoring, checkpoints), so they agree; one step's speed did not.
+    last_epoch_rate = float(epoch_lines[-1].split()[-2].replace(",", ""))
+    summary_rate = float(out.split("done:")[1].split("(")[1].split()[0].replace(",", ""))
+    assert summary_rate / 2 < last_epoch_rate < summary_rate * 2
 
 
 def test_optimizer_default_lr_and_gradcheck_every(data_dir, capsys):

@@ -23,7 +23,7 @@ from engine.checkpoint import load_checkpoint
 from engine.cli import main
 from engine.config import TrainConfig
 from engine.run_lock import RunLock, holder
-from engine.runs import RunLog, checkpoints, latest_checkpoint, new_run_dir, recorded_data_dir
+from engine.runs import CheckpointPolicy, RunLog, checkpoints, latest_checkpoint, new_run_dir, recorded_data_dir
 from engine.trainer import Trainer
 from tests.conftest import ROOT, EventLog, assert_whole_log, make_dataset
 
@@ -113,7 +113,7 @@ def test_a_runs_folder_that_cannot_be_one_is_one_line(where, data_dir, tmp_path,
 def logged(tmp_path):
     """A real trainer writing a run log, its forwarded events, and a switch that breaks the log's writes."""
     events = EventLog()
-    log = RunLog(new_run_dir(tmp_path, CONFIG, "16-8-10"), events)
+    log = RunLog(new_run_dir(tmp_path, CONFIG, "16-8-10"), events, CheckpointPolicy(every=0))
     trainer = Trainer(make_dataset(), CONFIG, log)
     log.attach(trainer)
     yield trainer, log, events
@@ -294,7 +294,7 @@ def test_an_empty_resume_is_refused(capsys, tmp_path):
 
 def test_checkpoints_asked_for_by_hand_are_never_rotated(tmp_path):
     events = EventLog()
-    log = RunLog(new_run_dir(tmp_path, CONFIG, "16-8-10"), events, keep=2)
+    log = RunLog(new_run_dir(tmp_path, CONFIG, "16-8-10"), events, CheckpointPolicy(keep=2, every=0))
     trainer = Trainer(make_dataset(), CONFIG.with_changes(epochs=6), log)  # 10 batches an epoch
     log.attach(trainer)
     trainer.start(paused=True)

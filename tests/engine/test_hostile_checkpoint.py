@@ -307,7 +307,7 @@ def test_a_fifo_or_a_symlink_named_as_the_newest_checkpoint_is_passed_over_witho
 
 def train(data_dir, runs, *extra) -> int:
     return main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16",
-                 "--batch-size", "40", "--weight-init", "he", *extra])
+                 "--batch-size", "40", "--weight-init", "he", "--checkpoint-every", "0", *extra])
 
 
 def batch_iterations(run: Path) -> list[int]:

@@ -23,7 +23,7 @@ from tests.conftest import ROOT, make_dataset
 
 def train(data_dir, runs, *extra) -> int:
     return main(["train", "--data-dir", str(data_dir), "--runs-dir", str(runs), "--hidden", "16",
-                 "--batch-size", "40", "--weight-init", "he", *extra])
+                 "--batch-size", "40", "--weight-init", "he", "--checkpoint-every", "0", *extra])
 
 
 def only_run(runs: Path) -> Path:
@@ -49,7 +49,8 @@ def test_a_run_writes_config_log_and_the_last_checkpoints(data_dir, tmp_path, ca
 def test_killed_run_keeps_its_log_and_a_checkpoint_and_resumes_seamlessly(data_dir, tmp_path):
     runs = tmp_path / "runs"
     command = [sys.executable, "-m", "engine", "train", "--data-dir", str(data_dir), "--runs-dir", str(runs),
-               "--hidden", "16", "--batch-size", "40", "--weight-init", "he", "--iters", "10000000"]
+               "--hidden", "16", "--batch-size", "40", "--weight-init", "he", "--iters", "10000000",
+               "--checkpoint-every", "0"]
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -178,12 +179,12 @@ def test_batch_records_wait_at_most_flush_every(tmp_path, monkeypatch):
 
 def test_the_last_epoch_checkpoint_is_written_before_finished(tmp_path):
     from engine.config import TrainConfig
-    from engine.runs import RunLog, new_run_dir
+    from engine.runs import CheckpointPolicy, RunLog, new_run_dir
     from engine.trainer import Trainer
 
     toy = make_dataset()
     config = TrainConfig(hidden_sizes=(8,), batch_size=40, epochs=2, preview_count=0)
-    log = RunLog(new_run_dir(tmp_path, config, "16-8-10"))
+    log = RunLog(new_run_dir(tmp_path, config, "16-8-10"), policy=CheckpointPolicy(every=0))
     trainer = Trainer(toy, config, log)
     log.attach(trainer)
     trainer.start()
@@ -276,11 +277,11 @@ def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):
     from engine.config import TrainConfig
     from engine.run_index import read_run
     from engine.run_lock import RunLock
-    from engine.runs import RunLog, new_run_dir
+    from engine.runs import CheckpointPolicy, RunLog, new_run_dir
     from engine.trainer import Trainer
 
     config = TrainConfig(hidden_sizes=(8,), batch_size=40, iters=1_000_000, preview_count=0)
-    log = RunLog(new_run_dir(tmp_path, config, "16-8-10"))
+    log = RunLog(new_run_dir(tmp_path, config, "16-8-10"), policy=CheckpointPolicy(every=0))
     lock = RunLock(log.run_dir)
     trainer = Trainer(make_dataset(), config, log)
     log.attach(trainer)

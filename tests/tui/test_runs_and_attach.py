@@ -48,7 +48,7 @@ async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
     data = mnist_folder(tmp_path / "data", TINY)
 
     assert main(["train", "--data-dir", str(data), "--runs-dir", str(tmp_path / "runs"), "--hidden", "16",
-                 "--batch-size", "20", "--iters", "30"]) == 0
+                 "--batch-size", "20", "--iters", "30", "--checkpoint-every", "0"]) == 0
     (run,) = list((tmp_path / "runs").iterdir())
     checkpoints(run)[-1].unlink()  # as if killed before the final checkpoint: resume from an earlier one
     start = int(checkpoints(run)[-1].stem.split("-")[1])
@@ -231,11 +231,12 @@ async def test_attaching_to_an_ended_run_replays_it_without_notifications(tmp_pa
 
 @run_async
 async def test_the_app_keeps_as_many_checkpoints_as_asked(tmp_path):
-    from engine.runs import checkpoints
+    from engine.runs import CheckpointPolicy, checkpoints
     from tui.cli import build_parser
 
     assert build_parser().parse_args(["--keep-checkpoints", "1"]).keep_checkpoints == 1
-    app = BackpropApp(LocalSession(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path), keep=1))
+    app = BackpropApp(LocalSession(REAL, loader=tiny_loader, trainer_factory=Trainer, runs_dir=str(tmp_path),
+                                   checkpoints=CheckpointPolicy(keep=1, every=0)))
     async with running(app, ticking=True) as pilot:
         await press(pilot, "space")
         await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")

@@ -20,7 +20,7 @@ from engine.loader import cached_files, load_dataset
 from engine.registry import dataset_info
 from engine.run_lock import RunLock
 from engine.runs import (
-    KEEP,
+    CheckpointPolicy,
     RecordsSkipped,
     RunLog,
     history,
@@ -53,7 +53,7 @@ class LocalSession:
         loader: Loader = load_dataset,
         runs_dir: str | None = None,
         resume: Path | None = None,
-        keep: int = KEEP,
+        checkpoints: CheckpointPolicy = CheckpointPolicy(),
     ):
         """`runs_dir`: where each run started here writes its event log and checkpoints (None: nowhere).
 
@@ -64,7 +64,7 @@ class LocalSession:
         self.config = config
         self._folders: dict[str, str] = {}  # dataset -> its --data-dir, kept while another dataset is used
         self.runs_dir = runs_dir
-        self.keep = keep  # automatic checkpoints each run keeps
+        self.checkpoints = checkpoints  # how often each run started here saves itself, and how many it keeps
         self.resume = resume
         self.lock: RunLock | None = None  # held while this process trains a run (a new one, or the resumed)
         self._commands_from: int | None = None  # the command file's length when the lock was taken
@@ -166,7 +166,7 @@ class LocalSession:
                     run_dir = new_run_dir(self.runs_dir, self.config, architecture, self.data_dir)
                     self._lock_run(run_dir)
                 if run_dir is not None:  # a resumed run goes on writing into its own directory
-                    self.run_log = RunLog(run_dir, self.events.append, self.keep)
+                    self.run_log = RunLog(run_dir, self.events.append, self.checkpoints)
             except OSError as exc:
                 self._release_run()
                 where = exc.filename or run_dir or self.runs_dir
