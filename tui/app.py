@@ -30,6 +30,7 @@ from .options import UiOptions
 from .pacing import TICK, RedrawPacing
 from .panes import DigitsPane, ErrorsPane, GraphPane, LayersPane, MonitorPane, Pane, SettingsPane
 from .panes.digits import WORST, cell
+from .panes.layers import LayersBody
 from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import RETRY, DatasetScreen
 from .screens.help_screen import HelpScreen, key_label
@@ -322,7 +323,7 @@ class BackpropApp(App):
 
     def action_help(self) -> None:
         entries = [(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]
-        entries += [(b.key, b.description) for b in ConfusionMatrix.BINDINGS]
+        entries += [(b.key, b.description) for b in (*ConfusionMatrix.BINDINGS, *LayersBody.BINDINGS)]
         self.push_screen(HelpScreen(entries + GRAPH_HELP))
 
     async def action_quit(self) -> None:

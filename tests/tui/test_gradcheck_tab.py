@@ -28,12 +28,11 @@ async def test_gradcheck_fills_one_row_per_tensor():
         for name in names:
             result = table.get_cell(name, "result")
             assert result.plain == "pass" and "green" in str(result.style)
-            assert table.get_cell(name, "iter") == "0"
         text = screen_text(app)
         assert "pass" in text and "gradient check at iteration 0" in text
         # A later check updates the same rows in place.
         await press(pilot, "s", "s", "g")
-        assert table.row_count == len(names) and table.get_cell("W1", "iter") == "2"
+        assert table.row_count == len(names) and "gradient check at iteration 2 " in screen_text(app)
         # A failing tensor shows FAIL in red.
         rows = [dataclasses.replace(r, passed=r.name != "b2") for r in gradcheck_rows([784, 50, 10])]
         app.trainer._emit(ev.GradCheckDone(tuple(rows), 2, 0.01))

@@ -2,12 +2,25 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
 
 from ..options import UiOptions
 from ..state import MonitorState
 from ..widgets.layer_stats import LayerStatsView
 from ..widgets.weight_images import WeightImagesView
 from .pane import Pane
+
+
+class LayersBody(VerticalScroll):
+    """The statistics above the weight images. It scrolls (up/down) when a deep network's statistics leave
+    the images no room (80x24); n/p/left/right/PgUp/PgDn stay the App's, paging the units."""
+
+    inherit_bindings = False
+    BINDINGS = [
+        Binding("up", "scroll_up", "Layers: scroll up, when the tab is taller than the screen", show=False),
+        Binding("down", "scroll_down", "Layers: scroll down, when the tab is taller than the screen", show=False),
+    ]
 
 
 class LayersPane(Pane):
@@ -17,10 +30,12 @@ class LayersPane(Pane):
         placeholder = {"placeholder": missing["weight-images"]} if "weight-images" in missing else {}
         self.layer_stats = LayerStatsView(id="layer-stats", ascii=ui.ascii)
         self.weight_images = WeightImagesView(id="weight-images", ascii=ui.ascii, **placeholder)
+        self.body = LayersBody(id="layers-body")
 
     def compose(self) -> ComposeResult:
-        yield self.layer_stats
-        yield self.weight_images
+        with self.body:
+            yield self.layer_stats
+            yield self.weight_images
 
     def show(self, state: MonitorState, changed: set[str]) -> set[str]:
         if "layers" not in changed:
@@ -35,6 +50,9 @@ class LayersPane(Pane):
     def restart(self, state: MonitorState) -> None:
         self.layer_stats.show(state)
         self.weight_images.show(None)
+
+    def focus_target(self) -> LayersBody:
+        return self.body
 
     def page(self, step: int) -> None:
         self.weight_images.next_page(step)

@@ -58,7 +58,7 @@ class MonitorPane(Pane):
             self.gradcheck_table.clear()
             self.gradcheck_title.update(GRADCHECK_HINT)
             return
-        self.gradcheck_table.show(state.gradcheck, state.gradcheck_iteration)
+        self.gradcheck_table.show(state.gradcheck)
         self.gradcheck_title.update(
             f"gradient check at iteration {state.gradcheck_iteration:,} ({1000 * state.gradcheck_seconds:.0f} ms): "
             f"backprop vs central differences, float64, {sum(r.checked for r in state.gradcheck):,} elements"

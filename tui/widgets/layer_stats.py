@@ -65,4 +65,5 @@ def render_layers(state: MonitorState, width: int, bars: str = BARS) -> Text:
             text.append(f"{row.name:<8} ", style="bold cyan")
             text.append(log_sparkline(axis.place(norms[:, k]), max(width - 18, 10), bars), style="yellow")
             text.append(f" {norms[-1, k]:.1e}\n")
+    text.rstrip()  # the last newline would be an empty line: the space under it is the layout's
     return text

@@ -71,10 +71,15 @@ class WeightImagesView(Widget):
 
     @property
     def grid(self) -> tuple[int, int]:
-        height, width = (14, 14) if self.weights is None else (
-            self.weights.images.shape[1] // 2, self.weights.images.shape[2] // 2)
+        if self.weights is None:
+            return 1, 1  # nothing to page through
+        images = self.weights.images
+        height, width = images.shape[1] // 2, images.shape[2] // 2
         columns = max(1, (self.size.width + GAP) // (width + GAP))
-        rows = max(1, (self.size.height - 1) // ((height + 1) // 2 + 1))
+        count = len(images)
+        widest = self.header(count, count, count)  # wraps onto two lines at 80 columns
+        heading = len(widest.wrap(self.app.console, max(self.size.width, 1)))
+        rows = max(1, (self.size.height - heading) // ((height + 1) // 2 + 1))
         return columns, rows
 
     @property
@@ -101,7 +106,10 @@ class WeightImagesView(Widget):
         cells = [Group(weight_text(images[u], self.ascii), Text(f"unit {u + 1}", style="dim")) for u in shown]
         for r in range(0, len(cells), columns):
             grid.add_row(*cells[r : r + columns])
-        header = Text(f"what each hidden unit looks for: its weights at iteration {self.weights.iteration:,} "
-                      f"({'#+ positive, =- negative' if self.ascii else 'red +, blue -'}) - units {start + 1}-"
-                      f"{shown.stop} of {len(images)} - n/p", style="dim")
-        return Group(header, grid)
+        return Group(self.header(start + 1, shown.stop, len(images)), grid)
+
+    def header(self, first: int, last: int, count: int) -> Text:
+        """What the images are, and which of the `count` units are shown (1-based, inclusive)."""
+        return Text(f"what each hidden unit looks for: its weights at iteration {self.weights.iteration:,} "
+                    f"({'#+ positive, =- negative' if self.ascii else 'red +, blue -'}) - units {first}-{last} "
+                    f"of {count} - n/p", style="dim")
