@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,12 @@ from engine.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+FUZZ_SCALE = float(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a deep run of the fuzz tests
+
+
+def fuzz_examples(n: int) -> int:
+    """Cases a fuzz test tries: `n` (sized so the suite stays within CI's time), times FUZZ_SCALE."""
+    return max(1, round(n * FUZZ_SCALE))
 
 
 def make_dataset(n_train=400, n_test=100, side=4, classes=10, seed=0) -> Dataset:

@@ -23,7 +23,7 @@ from engine.cli import main
 from engine.config import TrainConfig
 from engine.runs import RunLog, checkpoints, latest_checkpoint, read_events
 from engine.trainer import Trainer
-from tests.conftest import EventLog, make_dataset, mnist_folder
+from tests.conftest import EventLog, fuzz_examples, make_dataset, mnist_folder
 
 # 400 toy samples in batches of 40: an epoch is 10 iterations, so 15 leave a half-done epoch (cursor 200).
 CONFIG = TrainConfig(hidden_sizes=(8,), optimizer="adam", lr=0.01, batch_size=40, iters=15, weight_init="he",
@@ -497,7 +497,7 @@ def fuzz_path(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "ckpt-000000015.npz"
 
 
-@settings(FUZZ, max_examples=400)
+@settings(FUZZ, max_examples=fuzz_examples(200))
 @given(data=st.data())
 def test_fuzz_meta(good, fuzz_path, data):
     found, meta = base(good)
@@ -505,7 +505,7 @@ def test_fuzz_meta(good, fuzz_path, data):
     resumes_or_is_refused(fuzz_path)
 
 
-@settings(FUZZ, max_examples=250)
+@settings(FUZZ, max_examples=fuzz_examples(125))
 @given(data=st.data())
 def test_fuzz_arrays(good, fuzz_path, data):
     found = dict(base(good)[0])
@@ -516,7 +516,7 @@ def test_fuzz_arrays(good, fuzz_path, data):
     resumes_or_is_refused(fuzz_path)
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=fuzz_examples(100))
 @given(data=st.data())
 def test_fuzz_bytes(good, fuzz_path, data):
     raw = bytearray(good.read_bytes())
@@ -531,7 +531,7 @@ HEADER_PARTS = st.sampled_from(["{", "}", "(", ")", "[", "]", "'descr'", "'shape
                                 "'<f4'", "'<f8'", "'|O'", "'<U9'", "True", "False", "-", "8", "16", "2**70", "1e9"])
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=fuzz_examples(75))
 @given(parts=st.lists(HEADER_PARTS, max_size=30), shape=st.lists(st.integers(-5, 2**65), max_size=3),
        garble=st.booleans())
 def test_fuzz_array_headers(good, fuzz_path, parts, shape, garble):

@@ -33,7 +33,7 @@ from engine.optimizers import OPTIMIZERS
 from engine.run_lock import MAX_NAME, PID_MAX_LIMIT, UNNAMED, RunLock, holder, pid_max, valid_pid
 from engine.runs import FLUSH_EVERY, HOUSEKEEPING, ChannelProblem, RunLog, new_run_dir
 from engine.trainer import Trainer
-from tests.conftest import EventLog, make_dataset
+from tests.conftest import EventLog, fuzz_examples, make_dataset
 from tests.fakes import TOY, ScriptedTrainer
 from tui.session.attached import AttachedSession
 from tui.state import MonitorState
@@ -483,7 +483,7 @@ def fuzz_dir(tmp_path_factory):
 run_numbers = itertools.count()
 
 
-@settings(derandomize=True, deadline=None, max_examples=600)  # about 3,000 lines; ~6 s
+@settings(derandomize=True, deadline=None, max_examples=fuzz_examples(250))  # about 1,250 lines
 @given(lines=lines_, cuts=st.lists(st.integers(0, 4000), max_size=4))
 def test_fuzz_random_lines_never_stop_the_inbox(fuzz_dir, lines, cuts):
     """Whatever the lines, and however they are cut by polls mid-write, poll() never raises, runs

@@ -39,6 +39,7 @@ from engine.idx import (
     write_idx,
 )
 from engine.registry import FILENAMES, DatasetInfo, RemoteFile
+from tests.conftest import fuzz_examples
 
 MiB = 1 << 20
 
@@ -423,7 +424,7 @@ def fuzz_file(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "fuzz-idx"
 
 
-@settings(max_examples=1000, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=fuzz_examples(400), derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=idx_files())
 def test_fuzz_read_idx_only_refuses_with_idx_error_in_bounded_memory(fuzz_file, case):
     data, raw, announced = case

@@ -14,6 +14,7 @@ from engine.gradcheck import GradCheckRow
 from engine.insight import LayerStatsRow
 from engine.records import MAX_LINE, DamagedRecord, Skipped, decode, parse, plain, read_log
 from engine.runs import LogFollower, RecordsSkipped, event_record
+from tests.conftest import fuzz_examples
 from tui.state import MonitorState
 
 ROW = GradCheckRow("W1", (4, 3), 12, 12, 1e-12, 3e-12, 2e-6, 0, True)
@@ -148,7 +149,7 @@ RECORDS = st.one_of(JSON, st.fixed_dictionaries({"event": KINDS}, optional={"ite
                     *[mutated(e) for e in GOOD])
 
 
-@settings(max_examples=1000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=fuzz_examples(400), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(RECORDS)
 def test_any_record_decodes_or_is_refused_and_the_state_takes_what_decodes(record):
     try:
