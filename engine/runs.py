@@ -9,6 +9,7 @@
                                              passed since the last, and where the run stopped)
     checkpoints/ckpt-<iteration>-manual.npz  checkpoints asked for by hand (key c): never rotated
     samples.npz          the latest preview digits with the network's predictions, for attached monitors
+    summary.jsonl        what the run browser lists and draws, bounded (engine/run_summary.py; atomically)
     commands.jsonl       the command channel (engine/control.py)
     lock                 held (flock) by the process that trains the run (engine/run_lock.py)
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import threading
@@ -38,6 +40,7 @@ from .config import TrainConfig
 from .control import CommandInbox
 from .files import open_regular
 from .records import MAX_COUNT, MAX_LINE, MAX_TEXT, DamagedRecord, Skipped, parse, plain, read_log
+from .run_summary import SUMMARY_FILE, SummaryBuilder, read_summary, summarise_log, write_summary
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
 HOUSEKEEPING = 0.2  # seconds between looks at the command file and at records waiting to be written
@@ -61,6 +64,10 @@ MANUAL = "-manual"  # the suffix of a checkpoint asked for by hand
 FILE_MODE, FOLDER_MODE = 0o600, 0o700  # owner-only (atomic writes make 0600 files too)
 MAX_SAMPLES_BYTES = 64 << 20  # a preview is a few hundred digits: far less
 MAX_CLASSES = 1000
+# Seconds: the summary is rewritten at most this often while records come (at once on a change of state),
+# so a running run's row in the run browser lags by about this much, and a short epoch costs no fsync.
+SUMMARY_EVERY = 1.0
+SUMMARY_NOW = (ev.Started, ev.Paused, ev.Resumed, ev.Finished, ev.Diverged, ev.Failed)  # changes of state
 READ_LIMIT = 1 << 20  # bytes of log a follower reads per poll: about 8,000 records, 0.1 s to rebuild
 
 
@@ -134,7 +141,9 @@ class RunLog:
     after the last checkpoint and keeps the last `policy.keep` of those (checkpoints asked for by hand are kept apart: never rotated away), and once attached
     to a trainer, runs the commands of the run's channel (engine/control.py) and writes out
     batch records that wait longer than FLUSH_EVERY (a paused run gets no further events to
-    flush them), from a housekeeping thread.
+    flush them), from a housekeeping thread. It keeps the run's summary file (engine/run_summary.py) of
+    what the log holds: at each change of state, at epoch ends and while batches come at most once every
+    SUMMARY_EVERY seconds, and on close.
 
     A write that fails (a full disk, a read-only or forbidden folder) pauses the run and is
     forwarded as WriteFailed, once; the log is cut back to its last whole record, the records
@@ -162,6 +171,11 @@ class RunLog:
         self._checkpoint_owed = False  # the epoch checkpoint failed: ask again on resume
         # Saves cut short by a kill leave temp files; none can be under way: the opener holds the run's lock.
         remove_stale_temp_files(run_dir / "checkpoints", CHECKPOINT_NAME)
+        remove_stale_temp_files(run_dir, re.compile(re.escape(SUMMARY_FILE)))
+        self._summary = self._summary_so_far()
+        self._summary_lock = threading.Lock()  # one summary write at a time, the newest last
+        self._summary_changed = True  # since it was last written
+        self._summary_written = -math.inf  # when (time.monotonic())
 
     def attach(self, trainer, commands_from: int | None = None) -> None:
         """Log `trainer`'s run: request its per-epoch checkpoints and take commands for it.
@@ -176,12 +190,51 @@ class RunLog:
         self._housekeeper = threading.Thread(target=self._housekeeping, name="backprop-runlog", daemon=True)
         self._housekeeper.start()
 
+    def _summary_so_far(self) -> SummaryBuilder:
+        """The summary of the log as it is: none yet, the summary file when it is of this very log (a resume
+        cuts both back together), else made by reading the log."""
+        if self._size == 0:
+            return SummaryBuilder()
+        try:
+            summary, curves = read_summary(self.run_dir)
+            if summary.log_size == self._size:
+                return SummaryBuilder(summary, curves)
+        except (OSError, DamagedRecord):
+            pass
+        return summarise_log(self.run_dir / EVENTS_FILE)
+
     def _housekeeping(self) -> None:
         while not self._closed.wait(HOUSEKEEPING):
             self.inbox.poll()
             with self._lock:
                 if self._pending and not self._log_broken and time.monotonic() - self._last_flush >= FLUSH_EVERY:
                     self._flush(durable=False)
+            if self._summary_changed:
+                self.save_summary(if_due=True)
+
+    def save_summary(self, if_due: bool = False) -> None:
+        """Write the summary of what the log holds (the records waiting are written first); `if_due`: only if
+        the last write was SUMMARY_EVERY ago or more. Never raises: the summary is a cache of the log, and a
+        summary that failed to be written is seen as stale (its log_size is not the log's)."""
+        if not self._summary_lock.acquire(blocking=not if_due):
+            return  # one is being written: the housekeeper writes this one later (an epoch end never waits)
+        try:
+            if if_due and time.monotonic() - self._summary_written < SUMMARY_EVERY:
+                return
+            with self._lock:
+                if self._pending and self._fd is not None and not self._log_broken:
+                    self._flush(durable=False)
+                if self._pending:  # the log cannot be written: a summary of it would say more than it holds
+                    return
+                data = self._summary.encode(self._size)
+                self._summary_changed = False
+            self._summary_written = time.monotonic()
+            try:
+                write_summary(self.run_dir, data)
+            except OSError:
+                self._summary_changed = True  # tried again with the next change of state, or by the housekeeper
+        finally:
+            self._summary_lock.release()
 
     def __call__(self, event) -> None:
         if isinstance(event, ev.Resumed):
@@ -191,9 +244,13 @@ class RunLog:
                 if self._fd is None:
                     return  # a straggler from a worker still stopping after close()
                 self._pending.append(json.dumps(event_record(event)))
+                self._summary.fold(event)
+                self._summary_changed = True
                 now = time.monotonic()
                 if not isinstance(event, BUFFERED) or now - self._last_flush >= FLUSH_EVERY:
                     self._flush(durable=not isinstance(event, BUFFERED))
+            if isinstance(event, (SUMMARY_NOW, ev.EpochDone, ev.Evaluated)):
+                self.save_summary(if_due=not isinstance(event, SUMMARY_NOW))  # more epochs than one a second: later
         if isinstance(event, ev.EpochDone) and event.iteration > 0 and self.trainer is not None:
             if time.monotonic() - self._last_checkpoint >= self.policy.every:
                 self.trainer.request_checkpoint(self.checkpoint_path)
@@ -274,7 +331,7 @@ class RunLog:
                 self._flush(durable=False)
 
     def close(self) -> None:
-        """Stop taking commands, write what is pending (if the disk lets it) and close the log."""
+        """Stop taking commands, write what is pending (if the disk lets it) and the summary, and close the log."""
         self._closed.set()
         if self._housekeeper is not None and self._housekeeper is not threading.current_thread():
             self._housekeeper.join(timeout=2 * HOUSEKEEPING)  # no command runs after close
@@ -284,6 +341,8 @@ class RunLog:
             self._flush(durable=True)
             os.close(self._fd)
             self._fd = None
+        if self._summary_changed:
+            self.save_summary()
 
 
 def save_samples(path: Path, samples: ev.Samples) -> None:
@@ -479,17 +538,26 @@ class LogFollower:
 
 def truncate_log(run_dir: Path, iteration: int) -> Skipped:
     """Keep the valid records up to `iteration` (resuming from a checkpoint there must not repeat later
-    ones); damaged records are dropped and counted. A missing log starts empty; CheckpointError when the
-    log is not a file."""
+    ones), and the summary of those; damaged records are dropped and counted. A missing log starts empty;
+    CheckpointError when the log is not a file."""
     path = Path(run_dir) / EVENTS_FILE
     skipped = Skipped()
     if path.is_symlink() or path.exists() and not path.is_file():
         raise CheckpointError(f"{path}: not a regular file, so the run's log cannot be continued")
+    kept, summary = [], SummaryBuilder()
     try:
-        kept = [r for r in read_events(run_dir, skipped) if r.get("iteration", 0) <= iteration]
+        for event in read_log(path, skipped):
+            if (record := event_record(event)).get("iteration", 0) <= iteration:
+                kept.append(json.dumps(record) + "\n")
+                summary.fold(event)
     except FileNotFoundError:
-        kept = []
+        pass
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    write_bytes_atomic(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    data = "".join(kept).encode()
+    write_bytes_atomic(path, data)
+    try:
+        write_summary(run_dir, summary.encode(len(data)))
+    except OSError:
+        pass  # a cache of the log: the run's RunLog makes it again from the log
     return skipped

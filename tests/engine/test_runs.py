@@ -256,7 +256,7 @@ def test_an_attached_monitor_gets_the_runs_preview_digits(tmp_path):
 
 
 def test_run_index_summarises_each_run(data_dir, tmp_path):
-    from engine.run_index import list_runs
+    from engine.run_index import list_runs, load_curves
 
     runs = tmp_path / "runs"
     assert list_runs(runs) == []  # no runs root yet
@@ -268,9 +268,10 @@ def test_run_index_summarises_each_run(data_dir, tmp_path):
     assert newer.started > older.started
     assert (newer.settings, older.settings) == ("adam lr 0.05 b40", "sgd lr 0.1 b40")
     assert (older.dataset, older.architecture, older.iteration, older.state) == ("mnist", "784-16-10", 25, "finished")
-    assert older.iterations == list(range(1, 26)) and len(older.losses) == 25
+    curves, problem = load_curves(older)  # from its summary
+    assert problem == "" and curves.loss.middles() == list(range(1, 26))  # 25 batches: a block each
     tests = [r["test_acc"] for r in read_events(older.path) if r["event"] in ("EpochDone", "Evaluated")]
-    assert older.best_test_acc == max(tests) and [a[2] for a in older.accuracy] == tests
+    assert older.best_test_acc == max(tests) and [a[2] for a in curves.accuracy] == tests
 
 
 def test_run_index_tells_a_stopped_run_from_a_running_one(tmp_path):

@@ -235,7 +235,8 @@ async def test_the_run_browser_shows_and_compares_runs_with_zero_nan_and_inf(tmp
         await wait_until(pilot, lambda: len(app.screen.runs) == 2, what="the runs to be read")
         await press(pilot, "down")  # the older run, highlighted: its curves alone
         loss, accuracy = app.screen.query(RunCurves)
-        assert len(loss.runs) == 1 and loss.runs[0].losses == pytest.approx(BAD_LOSSES, nan_ok=True)
+        await wait_until(pilot, lambda: loss.runs[0].curves is not None, what="its curves, read on demand")
+        assert len(loss.runs) == 1 and loss.runs[0].curves.loss.means() == pytest.approx(BAD_LOSSES, nan_ok=True)
         await wait_until(pilot, lambda: screen_text(app).count("nan/inf drawn at top") == 2,  # a nan accuracy too
                          what="both plots' nan marks")
         assert "<=0 drawn at 1e-02" in screen_text(app)

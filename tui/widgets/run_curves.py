@@ -39,15 +39,20 @@ class RunCurves(PlotextPlot):
         lines = []  # (x, y, color, label, band): band is a min-max band, else a mean per column
         for number, run in enumerate(self.runs):
             label = f"{number + 1} {run.settings}" if compare else None  # 1 and 2 as marked in the list
-            if self.metric == "loss" and run.losses:
-                if not compare:  # one run: the batch-to-batch band behind its mean
-                    lines.append((run.iterations, run.losses, "gray", "batch (min-max)", True))
-                lines.append((run.iterations, run.losses, COLORS[number], label or "mean per column", False))
-            elif self.metric == "accuracy" and run.accuracy:
-                x = [a[0] for a in run.accuracy]
-                lines.append((x, [100 * a[2] for a in run.accuracy], COLORS[number], label or "test", False))
+            curves = run.curves  # None while they are read
+            if curves is None:
+                continue
+            if self.metric == "loss" and curves.loss.blocks:
+                middles = curves.loss.middles()
+                if not compare:  # one run: the batch-to-batch band (each block's min and max) behind its mean
+                    band = np.column_stack([curves.loss.lows(), curves.loss.highs()]).ravel()
+                    lines.append((np.repeat(middles, 2), band, "gray", "batch (min-max)", True))
+                lines.append((middles, curves.loss.means(), COLORS[number], label or "mean per column", False))
+            elif self.metric == "accuracy" and curves.accuracy:
+                x = [a[0] for a in curves.accuracy]
+                lines.append((x, [100 * a[2] for a in curves.accuracy], COLORS[number], label or "test", False))
                 if not compare:
-                    lines.append((x, [100 * a[1] for a in run.accuracy], "green", "train", False))
+                    lines.append((x, [100 * a[1] for a in curves.accuracy], "green", "train", False))
         columns = max(self.size.width - 10, 2)
         axis = YAxis.fit([y for _, y, *_ in lines], log=self.metric == "loss")
         shown = []
