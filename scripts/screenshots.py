@@ -175,6 +175,7 @@ async def run(folder: Path, out: Path) -> None:
         await pilot.press("1", "o")
         await wait_until(pilot, lambda: len(getattr(app.screen, "runs", ())) == 2, "the run browser")
         await pilot.press("space", "down", "space")  # both runs marked: their curves overlaid
+        await wait_until(pilot, lambda: all(run.curves is not None for run in app.screen.runs), "their curves")
         await shoot(pilot, app, out, "runs.svg")
 
         app.session.stop()
