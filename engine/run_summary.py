@@ -29,7 +29,7 @@ from .records import MAX_LINE, MAX_NAME, DamagedRecord, Skipped, count, json_lin
 
 SUMMARY_FILE = "summary.jsonl"
 VERSION = 1
-MAX_ROW = 4096  # bytes of the first line: a few names and numbers
+MAX_ROW = 8192  # bytes of the first line: three names of up to 100 characters (12 bytes each escaped) and numbers
 MAX_POINTS = 512  # accuracy points kept
 STATES = ("new", "running", "paused", "finished", "diverged", "failed")  # as its log last said
 STATE_OF = {ev.Started: "running", ev.Resumed: "running", ev.Paused: "paused", ev.Finished: "finished",
@@ -111,7 +111,7 @@ def summarise_log(log: Path) -> SummaryBuilder:
 
 
 def write_summary(run_dir: Path, data: bytes) -> None:
-    write_bytes_atomic(Path(run_dir) / SUMMARY_FILE, data)
+    write_bytes_atomic(run_dir / SUMMARY_FILE, data)
 
 
 def read_row(run_dir: Path) -> Summary:
@@ -126,7 +126,7 @@ def read_row(run_dir: Path) -> Summary:
 
 def read_summary(run_dir: Path) -> tuple[Summary, Curves]:
     """The whole summary, checked (its two lines must be of the same log); errors as read_row's."""
-    with open_regular(Path(run_dir) / SUMMARY_FILE) as f:
+    with open_regular(run_dir / SUMMARY_FILE) as f:
         data = f.read(MAX_ROW + MAX_LINE + 2)
     lines = data.split(b"\n")
     if len(lines) != 3 or lines[2] or len(lines[0]) > MAX_ROW or len(lines[1]) > MAX_LINE:
