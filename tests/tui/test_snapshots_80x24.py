@@ -65,8 +65,11 @@ def test_run_browser_80x24(snap_compare, tmp_path, monkeypatch):
         await idle(pilot)
         await press(pilot, "o")
         await wait_until(pilot, lambda: len(getattr(app.screen, "runs", ())) == 2, what="the runs to be read")
+        await press(pilot, "space", "down", "space")
+        await wait_until(pilot, lambda: all(run.curves is not None for run in app.screen.runs),
+                         what="their curves, read on demand")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=browse, press=["space", "down", "space"])
+    assert snap_compare(app, terminal_size=SIZE, run_before=browse)
 
 
 @run_async
