@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
+
 from . import events as ev
 from .config import ConfigError, TrainConfig
 from .controls import LIVE_SETTINGS, checked_setting
@@ -30,6 +32,7 @@ MAX_TEXT = 2000  # characters of a message or a path
 MAX_NAME = 100  # characters of a name (a dataset, a layer, a parameter tensor)
 MAX_ROWS = 64  # parameter tensors or layers in one record
 MAX_BINS = 1000  # histogram bins
+MAX_BATCHES = 10_000  # batches in one Batches record (about 120 kB of line)
 MAX_COUNT = 2**53  # iterations, sizes, element counts: exact in a float, far beyond any run
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -158,6 +161,25 @@ def _param_changed(r: dict) -> ev.ParamChanged:
                            count(r["iteration"], "iteration"))
 
 
+def _batches(r: dict) -> ev.Batches:
+    first = count(r["first"], "first")
+    losses = r["losses"]
+    if not isinstance(losses, list) or not 0 < len(losses) <= MAX_BATCHES:
+        raise DamagedRecord(f"losses: not a list of 1 to {MAX_BATCHES:,} numbers")
+    if not all(type(v) is float for v in losses):  # (the fast path: any float, nan and inf too, is a loss)
+        losses = [number(v, f"losses[{i}]", finite=False) for i, v in enumerate(losses)]
+    with np.errstate(over="ignore"):  # a value beyond float32 is inf, as a loss may be
+        values = np.array(losses, dtype=np.float32).astype(np.float64)  # written to float32 precision
+    values.flags.writeable = False
+    last = first + len(values) - 1
+    if last > MAX_COUNT:
+        raise DamagedRecord(f"first: {first:,} + {len(values):,} batches is past {MAX_COUNT:,}")
+    epoch, step = number(r["epoch"], "epoch", 0.0), number(r["epoch_step"], "epoch_step", 0.0)
+    number(epoch + step * (len(values) - 1), "the last batch's epoch")  # finite
+    return ev.Batches(first, values, number(r["lr"], "lr", 0.0), epoch, step,
+                      number(r["samples_per_s"], "samples_per_s", 0.0))
+
+
 def _iteration(r: dict) -> dict:
     return {"iteration": count(r["iteration"], "iteration")}
 
@@ -170,6 +192,7 @@ SCHEMA = {
     "BatchDone": (ev.BatchDone, lambda r: ev.BatchDone(
         count(r["iteration"], "iteration"), number(r["epoch"], "epoch", 0.0),
         number(r["loss"], "loss", finite=False), number(r["lr"], "lr", 0.0), number(r["samples_per_s"], "samples_per_s", 0.0))),
+    "Batches": (ev.Batches, _batches),
     "EpochDone": (ev.EpochDone, lambda r: ev.EpochDone(
         count(r["epoch"], "epoch"), count(r["iteration"], "iteration"), share(r["train_acc"], "train_acc"),
         share(r["test_acc"], "test_acc"))),

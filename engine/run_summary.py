@@ -73,6 +73,11 @@ class SummaryBuilder:
             self.curves.loss.add(event.iteration, event.loss)
             s.iteration = event.iteration
             return
+        if isinstance(event, ev.Batches):  # a log's block of them
+            for k, loss in enumerate(event.losses.tolist()):
+                self.curves.loss.add(event.first + k, loss)
+            s.iteration = event.last
+            return
         if isinstance(event, (ev.EpochDone, ev.Evaluated)):
             self._add_point((event.iteration, event.train_acc, event.test_acc))
             if math.isfinite(event.test_acc) and (s.best_test_acc is None or event.test_acc > s.best_test_acc):

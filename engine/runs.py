@@ -3,7 +3,8 @@
 <runs root>/<UTC timestamp>-<short name>/
     config.json          the settings the run started with, and where its data came from (written atomically)
     events.jsonl         one JSON object per event; batch and layer-stat records are written in blocks,
-                         flushed at least every second and at once on any other event
+                         flushed at least every second and at once on any other event; consecutive
+                         batches are one Batches record (older logs hold a BatchDone record per batch)
     checkpoints/ckpt-<iteration>.npz         the last KEEP (--keep-checkpoints) automatic checkpoints
                                              (at an epoch end once CHECKPOINT_EVERY seconds have
                                              passed since the last, and where the run stopped)
@@ -39,7 +40,7 @@ from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_check
 from .config import TrainConfig
 from .control import CommandInbox
 from .files import open_regular
-from .records import MAX_COUNT, MAX_LINE, MAX_TEXT, DamagedRecord, Skipped, parse, plain, read_log
+from .records import MAX_BATCHES, MAX_COUNT, MAX_LINE, MAX_TEXT, DamagedRecord, Skipped, parse, plain, read_log
 from .run_summary import SUMMARY_FILE, SummaryBuilder, read_summary, summarise_log, write_summary
 
 FLUSH_EVERY = 1.0  # seconds: the most batch records a kill can lose
@@ -68,7 +69,8 @@ MAX_CLASSES = 1000
 # so a running run's row in the run browser lags by about this much, and a short epoch costs no fsync.
 SUMMARY_EVERY = 1.0
 SUMMARY_NOW = (ev.Started, ev.Paused, ev.Resumed, ev.Finished, ev.Diverged, ev.Failed)  # changes of state
-READ_LIMIT = 1 << 20  # bytes of log a follower reads per poll: about 8,000 records, 0.1 s to rebuild
+READ_LIMIT = 1 << 20  # bytes of log a follower reads per poll: about 30,000 batches of a run (8,000 of an older log)
+EPOCH_TOLERANCE = 1e-9  # how far a batch's epoch may be from its Batches record's line
 
 
 def new_run_dir(root: str | Path, config: TrainConfig, architecture: str, data_dir: str | Path | None = None) -> Path:
@@ -130,8 +132,56 @@ def event_record(event) -> dict:
             value = [{f.name: getattr(v, f.name) for f in dataclasses.fields(v)} for v in value]
         elif isinstance(value, float) and not np.isfinite(value):
             value = str(value)  # JSON has no NaN/inf
+        elif isinstance(value, np.ndarray):  # a Batches record's losses
+            value = _float32_texts(value)
         record[f.name] = value
     return record
+
+
+def _float32_texts(values: np.ndarray) -> list:
+    """Each value rounded to float32, as the float whose repr is the float32's shortest (2.3025851, not
+    2.302585124969482), so a loss takes about 11 bytes of JSON; nan and ±inf as text, as event_record has them."""
+    values = np.asarray(values, dtype=np.float32)
+    return [float(text) if finite else text for text, finite in zip(map(str, values), np.isfinite(values).tolist())]
+
+
+def log_line(event) -> str:
+    """An event as a line of events.jsonl (without its newline)."""
+    return json.dumps(event_record(event))
+
+
+class BatchBlock:
+    """BatchDone events gathered into one Batches record while they follow on: the next iteration, the same
+    learning rate, the epoch on the block's line (an epoch's end or a new batch size starts another block)."""
+
+    def __init__(self):
+        self.batches: list[ev.BatchDone] = []
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def takes(self, batch: ev.BatchDone) -> bool:
+        """Whether `batch` can join the block (an empty block takes any)."""
+        if not self.batches:
+            return True
+        first, last = self.batches[0], self.batches[-1]
+        step = (self.batches[1] if len(self.batches) > 1 else batch).epoch - first.epoch
+        return (len(self.batches) < MAX_BATCHES and batch.iteration == last.iteration + 1 and batch.lr == first.lr
+                and step >= 0 and abs(first.epoch + step * len(self.batches) - batch.epoch) <= EPOCH_TOLERANCE)
+
+    def add(self, batch: ev.BatchDone) -> None:
+        self.batches.append(batch)
+
+    def take(self) -> ev.Batches | None:
+        """The block as a record, and an empty block in its place (None when it was empty)."""
+        if not self.batches:
+            return None
+        batches, self.batches = self.batches, []
+        first = batches[0]
+        step = batches[1].epoch - first.epoch if len(batches) > 1 else 0.0
+        losses = np.array([b.loss for b in batches], dtype=np.float32).astype(np.float64)
+        losses.flags.writeable = False
+        return ev.Batches(first.iteration, losses, first.lr, first.epoch, step, batches[-1].samples_per_s)
 
 
 class RunLog:
@@ -163,7 +213,8 @@ class RunLog:
         self._fd = os.open(run_dir / EVENTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
                            | os.O_CLOEXEC, FILE_MODE)
         self._size = os.fstat(self._fd).st_size  # the log's length up to its last whole record
-        self._pending: list[str] = []
+        self._pending: list[str] = []  # lines to write ...
+        self._block = BatchBlock()  # ... and the batches that will follow them as one
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
         self.failure: ev.WriteFailed | None = None  # the latest write that failed, until the run resumes
@@ -207,7 +258,8 @@ class RunLog:
         while not self._closed.wait(HOUSEKEEPING):
             self.inbox.poll()
             with self._lock:
-                if self._pending and not self._log_broken and time.monotonic() - self._last_flush >= FLUSH_EVERY:
+                if ((self._pending or self._block) and not self._log_broken
+                        and time.monotonic() - self._last_flush >= FLUSH_EVERY):
                     self._flush(durable=False)
             if self._summary_changed:
                 self.save_summary(if_due=True)
@@ -222,9 +274,9 @@ class RunLog:
             if if_due and time.monotonic() - self._summary_written < SUMMARY_EVERY:
                 return
             with self._lock:
-                if self._pending and self._fd is not None and not self._log_broken:
+                if (self._pending or self._block) and self._fd is not None and not self._log_broken:
                     self._flush(durable=False)
-                if self._pending:  # the log cannot be written: a summary of it would say more than it holds
+                if self._pending or self._block:  # the log cannot be written: a summary would say more than it holds
                     return
                 data = self._summary.encode(self._size)
                 self._summary_changed = False
@@ -243,7 +295,12 @@ class RunLog:
             with self._lock:
                 if self._fd is None:
                     return  # a straggler from a worker still stopping after close()
-                self._pending.append(json.dumps(event_record(event)))
+                if not isinstance(event, ev.BatchDone) or not self._block.takes(event):
+                    self._end_block()
+                if isinstance(event, ev.BatchDone):
+                    self._block.add(event)
+                else:
+                    self._pending.append(log_line(event))
                 self._summary.fold(event)
                 self._summary_changed = True
                 now = time.monotonic()
@@ -292,8 +349,14 @@ class RunLog:
         for old in automatic[:-self.policy.keep]:
             old.unlink(missing_ok=True)
 
+    def _end_block(self) -> None:
+        """The batches gathered so far become a pending line (caller holds the lock)."""
+        if (block := self._block.take()) is not None:
+            self._pending.append(log_line(block))
+
     def _flush(self, durable: bool) -> None:
         """Append the pending records (caller holds the lock); on failure cut the log back and pause."""
+        self._end_block()
         try:
             if self._pending:
                 data = ("\n".join(self._pending) + "\n").encode()
@@ -399,8 +462,10 @@ def latest_checkpoint(run_dir: Path, warn: Callable[[str], None] = print) -> Che
 
 def read_events(run_dir: Path, skipped: Skipped | None = None) -> Iterator[dict]:
     """The run's event records in order, each checked (engine/records.py) and written out again as it
-    would be logged; damaged ones are skipped and counted in `skipped`, a cut-short last line warned of."""
-    return (event_record(e) for e in read_log(Path(run_dir) / EVENTS_FILE, skipped))
+    would be logged, a Batches record as a BatchDone record per batch (as older logs hold them); damaged
+    ones are skipped and counted in `skipped`, a cut-short last line warned of."""
+    for event in read_log(Path(run_dir) / EVENTS_FILE, skipped):
+        yield from map(event_record, event.batch_events() if isinstance(event, ev.Batches) else (event,))
 
 
 def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
@@ -413,7 +478,7 @@ def resolve_run(name: str | Path, runs_dir: str | Path = "runs") -> Path:
     raise CheckpointError(f"no run directory {str(name)!r} (looked in . and {runs_dir})")
 
 
-METRIC_EVENTS = (ev.BatchDone, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone, ev.LayerStats)
+METRIC_EVENTS = (ev.BatchDone, ev.Batches, ev.EpochDone, ev.Evaluated, ev.ParamChanged, ev.GradCheckDone, ev.LayerStats)
 
 
 def history(run_dir: Path, skipped: Skipped | None = None) -> list:
@@ -547,8 +612,10 @@ def truncate_log(run_dir: Path, iteration: int) -> Skipped:
     kept, summary = [], SummaryBuilder()
     try:
         for event in read_log(path, skipped):
-            if (record := event_record(event)).get("iteration", 0) <= iteration:
-                kept.append(json.dumps(record) + "\n")
+            if isinstance(event, ev.Batches):
+                event = event.until(iteration)
+            if event is not None and getattr(event, "iteration", 0) <= iteration:
+                kept.append(log_line(event) + "\n")
                 summary.fold(event)
     except FileNotFoundError:
         pass

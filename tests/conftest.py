@@ -5,6 +5,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,16 @@ def assert_whole_log(run: Path) -> list[dict]:
     raw = (run / "events.jsonl").read_bytes()
     assert raw.endswith(b"\n")
     records = [json.loads(line) for line in raw.decode().splitlines()]
-    batches = [r["iteration"] for r in records if r["event"] == "BatchDone"]
+    batches = [i for r in records if r["event"] == "Batches" for i in range(r["first"], r["first"] + len(r["losses"]))]
     assert batches == list(range(1, len(batches) + 1))
     return records
+
+
+def logged_batches(run: Path) -> list[int]:
+    """The iterations of the batches in a run's log, which may be being written (a cut-short last line is normal)."""
+    from engine.records import TruncatedLogWarning
+    from engine.runs import read_events
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedLogWarning)
+        return [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"]

@@ -335,6 +335,15 @@ def failing_loader(message: str) -> Callable[..., Dataset]:
     return load
 
 
+def points(series) -> tuple[list[int], list[float]]:
+    """Every (iteration, value) of a short series (engine.history.Pyramid: exact up to twice its capacity)."""
+    if not len(series):
+        return [], []
+    summary = series.query(series.first_iteration, series.last_iteration, len(series))
+    assert (summary.count == 1).all(), "a series too long to hold exactly"
+    return summary.iteration.astype(int).tolist(), summary.low.tolist()
+
+
 def write_run(root, lr: float, losses: list[float], test_acc: list[float], finished: bool):
     """A run directory as a training process leaves it (config and event log)."""
     import json

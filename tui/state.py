@@ -17,6 +17,7 @@ from engine import events as ev
 from engine.config import ConfigError, TrainConfig
 from engine.controls import RunState
 from engine.gradcheck import GradCheckRow
+from engine.history import Pyramid, thin
 from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
 from engine.runs import ChannelProblem, LogReplaced, LogUnreadable, RecordsSkipped
 from engine.throughput import seconds_left
@@ -33,6 +34,7 @@ class DataState(StrEnum):
 
 EMA_WEIGHT = 0.02  # weight of the newest batch in the smoothed loss
 WORST_COUNT = 100  # the most confident mistakes kept for browsing
+KEPT = 1024  # accuracy points, gradient norms and markers kept: past it, older ones are thinned out
 
 
 @dataclass
@@ -51,9 +53,8 @@ class MonitorState:
     epoch: float = 0.0
     samples_per_s: float = 0.0
     lr: float = 0.0
-    iterations: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    smoothed: list[float] = field(default_factory=list)
+    losses: Pyramid = field(default_factory=Pyramid)  # per batch, at every resolution (engine/history.py) ...
+    smoothed: Pyramid = field(default_factory=Pyramid)  # ... and their EMA; the exact values are in the run's log
     accuracy: list[tuple[int, float, float]] = field(default_factory=list)  # (iteration, train, test)
     markers: list[Marker] = field(default_factory=list)
     gradcheck: tuple[GradCheckRow, ...] = ()
@@ -169,22 +170,32 @@ class MonitorState:
 
     def _on_BatchDone(self, e: ev.BatchDone) -> set[str]:
         self.iteration, self.epoch, self.samples_per_s, self.lr = e.iteration, e.epoch, e.samples_per_s, e.lr
-        self.iterations.append(e.iteration)
-        self.losses.append(e.loss)
-        # Bias-corrected EMA (as TensorBoard's smoothing): early values are not pulled toward 0.
-        # A nan or inf batch is left out: it would stay in the average for good.
-        if math.isfinite(e.loss):
-            self._ema_raw = (1 - EMA_WEIGHT) * self._ema_raw + EMA_WEIGHT * e.loss
-            self._ema_count += 1
-        self.smoothed.append(self._ema_raw / (1 - (1 - EMA_WEIGHT) ** self._ema_count) if self._ema_count else e.loss)
+        self.losses.append(e.iteration, e.loss)
+        self.smoothed.append(e.iteration, self._smooth(e.loss))
         return {"status", "loss"}
 
-    def _on_EpochDone(self, e: ev.EpochDone) -> set[str]:
-        self.accuracy.append((e.iteration, e.train_acc, e.test_acc))
-        return {"accuracy", "status"}
+    def _on_Batches(self, e: ev.Batches) -> set[str]:
+        """Many batches from a run's log at once."""
+        self.iteration, self.epoch, self.samples_per_s, self.lr = e.last, float(e.epochs()[-1]), e.samples_per_s, e.lr
+        iterations = np.arange(e.first, e.last + 1)
+        self.losses.extend(iterations, e.losses)
+        self.smoothed.extend(iterations, [self._smooth(loss) for loss in e.losses.tolist()])
+        return {"status", "loss"}
 
-    def _on_Evaluated(self, e: ev.Evaluated) -> set[str]:
+    def _smooth(self, loss: float) -> float:
+        """The EMA with `loss` in it. Bias-corrected (as TensorBoard's smoothing): early values are not pulled
+        toward 0. A nan or inf batch is left out: it would stay in the average for good."""
+        if math.isfinite(loss):
+            self._ema_raw = (1 - EMA_WEIGHT) * self._ema_raw + EMA_WEIGHT * loss
+            self._ema_count += 1
+        return self._ema_raw / (1 - (1 - EMA_WEIGHT) ** self._ema_count) if self._ema_count else loss
+
+    def _on_EpochDone(self, e: ev.EpochDone) -> set[str]:
+        return self._on_Evaluated(e)
+
+    def _on_Evaluated(self, e: ev.Evaluated | ev.EpochDone) -> set[str]:
         self.accuracy.append((e.iteration, e.train_acc, e.test_acc))
+        thin(self.accuracy, KEPT)
         return {"accuracy", "status"}
 
     def _on_GradCheckDone(self, e: ev.GradCheckDone) -> set[str]:
@@ -210,6 +221,7 @@ class MonitorState:
         if self.grad_norms and self.grad_norms[-1][0] == e.iteration:  # sent again with a score
             return {"layers"}
         self.grad_norms.append((e.iteration, tuple(row.weight_grad_norm for row in e.layers)))
+        thin(self.grad_norms, KEPT)
         return {"layers"}
 
     def _on_WeightImages(self, e: ev.WeightImages) -> set[str]:
@@ -229,6 +241,7 @@ class MonitorState:
                 self.markers[-1] = Marker(e.iteration, f"{self.markers[-1].label} {label}")
             else:
                 self.markers.append(Marker(e.iteration, label))
+                thin(self.markers, KEPT)
         return {"status", "loss"}
 
     def _on_Paused(self, e: ev.Paused) -> set[str]:

@@ -163,7 +163,7 @@ def test_a_run_log_takes_commands_for_its_trainer(run):
         assert trainer.config.lr == 0.025
         # The paused run's last batch record reaches the log within a second, with no further event.
         # (FLUSH_EVERY + one HOUSEKEEPING look = 1.2 s at most; 1.02 s measured under load; 3x that.)
-        wait_for(lambda: f'"iteration": {at + 1},' in (run / "events.jsonl").read_text(),
+        wait_for(lambda: f'"first": {at + 1},' in (run / "events.jsonl").read_text(),  # the lr starts a block
                  timeout=3 * (FLUSH_EVERY + HOUSEKEEPING))
         changed = [e for e in events.of(ev.ParamChanged)]
         assert [(e.name, e.new) for e in changed] == [("lr", 0.025)]

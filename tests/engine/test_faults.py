@@ -25,7 +25,7 @@ from engine.config import TrainConfig
 from engine.run_lock import RunLock, holder
 from engine.runs import CheckpointPolicy, RunLog, checkpoints, latest_checkpoint, new_run_dir, recorded_data_dir
 from engine.trainer import Trainer
-from tests.conftest import ROOT, EventLog, assert_whole_log, make_dataset
+from tests.conftest import ROOT, EventLog, assert_whole_log, logged_batches, make_dataset
 
 CONFIG = TrainConfig(hidden_sizes=(8,), batch_size=40, iters=1_000_000, preview_count=5, insight_every=0)
 
@@ -150,7 +150,8 @@ def test_a_log_write_failure_pauses_and_resuming_writes_what_waited(logged, monk
     trainer.pause()
     events.wait_kind(ev.Paused, 2)
     log.flush()
-    batches = [r["iteration"] for r in assert_whole_log(log.run_dir) if r["event"] == "BatchDone"]
+    assert_whole_log(log.run_dir)
+    batches = logged_batches(log.run_dir)
     assert batches[-1] == trainer.iteration  # the records made while the disk was full were kept and written
 
 
@@ -224,8 +225,7 @@ def test_two_resumes_started_together_one_trains_the_other_is_refused_at_once(da
         assert loser.returncode == 1
         refusal = loser.stderr.read()  # the winner is named, unless it was refused before it wrote its name
         assert f"process {winner.pid} is training" in refusal or "another process is training" in refusal
-        wait_for(lambda: '"BatchDone", "iteration": 40' in (run / "events.jsonl").read_text(), 60,
-                 "the winner to train")
+        wait_for(lambda: 40 in logged_batches(run), 60, "the winner to train")
         assert holder(run) == winner.pid
     finally:
         for p in racers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ ROW = GradCheckRow("W1", (4, 3), 12, 12, 1e-12, 3e-12, 2e-6, 0, True)
 LAYER = LayerStatsRow("Affine1", (1, 0, 3), (-0.5, 0.0, 0.25, 1.0), (2, 2, 0), (-1e-3, 0.0, 1e-3, 2e-3), 0.125, 3e-4, 0.25)
 GOOD = [
     ev.Started(TrainConfig(hidden_sizes=(8,)), "16-8-10", "mnist", 100, 20),
+    ev.Batches(1, np.array([2.3, float("nan")]), 0.1, 0.01, 0.01, 5000.0),
     ev.BatchDone(1, 0.01, 2.3, 0.1, 5000.0),
     ev.BatchDone(2, 0.02, float("nan"), 0.1, 5000.0),
     ev.EpochDone(1, 100, 0.5, 0.25),

@@ -158,7 +158,7 @@ def test_batch_records_wait_at_most_flush_every(tmp_path, monkeypatch):
     clock = types.SimpleNamespace(t=1000.0)
     monkeypatch.setattr(runs_module, "time", types.SimpleNamespace(monotonic=lambda: clock.t))
     log = RunLog(new_run_dir(tmp_path, TrainConfig(hidden_sizes=(8,)), "16-8-10"))
-    on_disk = lambda: [json.loads(line)["iteration"] for line in (log.run_dir / "events.jsonl").read_text().splitlines()]
+    on_disk = lambda: [r["iteration"] for r in read_events(log.run_dir)]
     batch = lambda i: ev.BatchDone(iteration=i, epoch=i / 10, loss=1.0, lr=0.1, samples_per_s=100.0)
     try:
         log(batch(1))

@@ -8,7 +8,7 @@ from textual.widgets import Select
 from engine.config import TrainConfig
 from engine.dataset import DatasetError
 from tests.conftest import make_dataset
-from tests.fakes import FAKE_CONFIG, BlockingLoader, ScriptedTrainer, failing_loader, toy_loader
+from tests.fakes import FAKE_CONFIG, BlockingLoader, ScriptedTrainer, failing_loader, points, toy_loader
 from tests.tui.harness import (
     fake_app,
     message_text,
@@ -45,7 +45,7 @@ async def test_after_a_failed_load_and_a_retry_the_plots_show_the_new_run():
         await ready(pilot)
         for _ in range(5):
             await press(pilot, "s")
-        assert app.monitor.iterations == [1, 2, 3, 4, 5]
+        assert points(app.monitor.losses)[0] == [1, 2, 3, 4, 5]
         for plot in (app.monitor_pane.loss_plot, app.monitor_pane.accuracy_plot):
             assert plot.state is app.monitor
         assert len(app.monitor_pane.loss_plot.state.losses) == 5

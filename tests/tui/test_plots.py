@@ -20,7 +20,7 @@ from engine import events as ev
 from engine.config import TrainConfig
 from engine.trainer import Trainer
 from tests.conftest import make_dataset
-from tests.fakes import FAKE_CONFIG, TOY, scripted_layer_stats, toy_loader, write_run
+from tests.fakes import FAKE_CONFIG, TOY, points, scripted_layer_stats, toy_loader, write_run
 from tests.tui.harness import fake_app, press, run_async, running, screen_text, wait_until
 from tui.app import BackpropApp
 from tui.session import AttachedSession, LocalSession
@@ -152,10 +152,10 @@ async def test_a_loss_the_axis_cannot_take_is_drawn_marked_and_training_goes_on(
     async with running(app) as pilot:
         app.trainer.next_losses.extend([bad, 0.5, bad])
         await press(pilot, "s", "s", "s", "s")  # paused: the plot is redrawn at each batch
-        assert app.monitor.losses[:3] == pytest.approx([bad, 0.5, bad], nan_ok=True)
+        assert points(app.monitor.losses)[1][:3] == pytest.approx([bad, 0.5, bad], nan_ok=True)
         text = loss_plot_text(app)
         assert "loss per batch (log scale)" in text and log_legend in text and "EMA" in text
-        assert math.isfinite(app.monitor.smoothed[-1])  # the EMA goes on past a nan or inf
+        assert math.isfinite(points(app.monitor.smoothed)[1][-1])  # the EMA goes on past a nan or inf
         await press(pilot, "l")  # linear: 0 and below have their place, nan and inf still do not
         text = loss_plot_text(app)
         assert "(log scale)" not in text and "batch (min-max)" in text
@@ -206,7 +206,7 @@ async def test_resuming_a_run_that_logged_zero_nan_and_inf_replays_it_on_the_fir
     app = BackpropApp(LocalSession(FAKE_CONFIG, resume=run, loader=toy_loader))
     async with running(app, ticking=True) as pilot:
         await plot_shows(pilot, "<=0 drawn at 1e-02", "nan/inf drawn at top")
-        assert app.monitor.losses == pytest.approx(BAD_LOSSES, nan_ok=True)
+        assert points(app.monitor.losses)[1] == pytest.approx(BAD_LOSSES, nan_ok=True)
 
 
 @run_async
@@ -218,7 +218,7 @@ async def test_attaching_to_a_run_that_logged_zero_nan_and_inf_draws_its_curves(
         # Closed before its lazily mounted settings form is up, the app trips Textual (NoMatches in Select).
         await wait_until(pilot, lambda: app.settings_pane.form is not None, what="the settings form")
         await plot_shows(pilot, "<=0 drawn at 1e-02", "nan/inf drawn at top")
-        assert app.monitor.losses == pytest.approx(BAD_LOSSES, nan_ok=True)
+        assert points(app.monitor.losses)[1] == pytest.approx(BAD_LOSSES, nan_ok=True)
 
 
 @run_async
@@ -261,7 +261,7 @@ async def test_the_real_engine_trains_to_a_loss_of_exactly_zero_and_the_plot_sta
     app = fake_app(SURE_CONFIG, loader=lambda *args, **kwargs: SURE, trainer_factory=Trainer)
     async with running(app, ticking=True) as pilot:
         await pilot.press("space")
-        await wait_until(pilot, lambda: 0.0 in app.monitor.losses, timeout=60, what="a loss of exactly 0.0")
+        await wait_until(pilot, lambda: 0.0 in points(app.monitor.losses)[1], timeout=60, what="a loss of exactly 0.0")
         await pilot.press("space")
         await wait_until(pilot, lambda: app.monitor.state == "paused", what="the pause")
         assert app.trainer.config.optimizer == "adam" and not app.monitor.markers

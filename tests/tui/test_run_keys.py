@@ -1,7 +1,7 @@
 """Start, pause, resume, step and reset from the keys (space, s, r), on the scripted trainer."""
 from __future__ import annotations
 
-from tests.fakes import ScriptedTrainer
+from tests.fakes import ScriptedTrainer, points
 from tests.tui.harness import fake_app, press, run_async, running, settle, status_text
 from tui.screens.confirm_screen import ConfirmScreen
 from tui.widgets.digit_preview import DigitPreview
@@ -67,7 +67,7 @@ async def test_reset_asks_then_starts_a_fresh_run():
         assert app.trainer is not old and old.state == "stopped" and "stop" in old.calls
         assert app.trainer.state == "idle"
         m = app.monitor
-        assert (m.state, m.iteration, m.losses, m.accuracy, m.markers) == ("idle", 0, [], [], [])
+        assert (m.state, m.iteration, points(m.losses), m.accuracy, m.markers) == ("idle", 0, ([], []), [], [])
         assert app.query_one(GradCheckTable).row_count == 0
         assert app.query_one(DigitPreview).samples is None
         assert "IDLE" in status_text(app) and "iter 0/" in status_text(app)

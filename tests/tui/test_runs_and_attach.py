@@ -6,7 +6,7 @@ import os
 from engine import events as ev
 from engine.trainer import Trainer
 from tests.conftest import mnist_folder
-from tests.fakes import FAKE_CONFIG, REAL, TINY, gradcheck_rows, tiny_loader, write_run
+from tests.fakes import FAKE_CONFIG, REAL, TINY, gradcheck_rows, points, tiny_loader, write_run
 from tests.tui.harness import (
     fake_app,
     notifications,
@@ -54,13 +54,13 @@ async def test_resume_replays_the_curves_and_continues_the_same_run(tmp_path):
     start = int(checkpoints(run)[-1].stem.split("-")[1])
     app = BackpropApp(LocalSession(FAKE_CONFIG, str(data), resume=run))
     async with running(app, ticking=True) as pilot:
-        await wait_until(pilot, lambda: app.monitor.state == "idle" and app.monitor.iterations, what="the replay")
-        assert app.monitor.iterations == list(range(1, start + 1)) and app.monitor.accuracy
+        await wait_until(pilot, lambda: app.monitor.state == "idle" and len(app.monitor.losses), what="the replay")
+        assert points(app.monitor.losses)[0] == list(range(1, start + 1)) and app.monitor.accuracy
         assert app.pending.iters == 30 and app.pending.hidden_sizes == (16,)
         assert "784-16-10" in status_text(app)  # the run's network, not the flags' default
         await press(pilot, "space")
         await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=20, what="the run to finish")
-        assert app.monitor.iterations == list(range(1, 31))  # one curve: no gap, no repeat
+        assert points(app.monitor.losses)[0] == list(range(1, 31))  # one curve: no gap, no repeat
         app.session.stop()
     assert [r["iteration"] for r in read_events(run) if r["event"] == "BatchDone"] == list(range(1, 31))
 
@@ -100,12 +100,13 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
     try:
         app = BackpropApp(AttachedSession(FAKE_CONFIG, run))
         async with running(app, wait_ready=False, ticking=True) as pilot:
-            await wait_until(pilot, lambda: app.monitor.state == "running" and app.monitor.iterations,
+            await wait_until(pilot, lambda: app.monitor.state == "running" and len(app.monitor.losses),
                              what="the attached run's events")
             seen = app.monitor.iteration
             await wait_until(pilot, lambda: app.monitor.iteration > seen + 10, what="new events")
             assert f"attached to pid {os.getpid()}" in status_text(app)
-            assert app.monitor.iterations == list(range(1, len(app.monitor.iterations) + 1))
+            iterations = points(app.monitor.losses)[0]
+            assert iterations == list(range(1, len(iterations) + 1))
             assert app.pending.hidden_sizes == (16,)  # the run's settings, not this monitor's flags
 
             await press(pilot, "space")  # through the run's command file to the writer
@@ -203,8 +204,8 @@ async def test_an_attached_monitor_starts_over_when_a_resume_rewrites_the_log(tm
         truncate_log(run, 4)  # another process resumed the run from a checkpoint at iteration 4
         with open(run / "events.jsonl", "a") as f:
             f.write(json.dumps(event_record(ev.BatchDone(5, 0.5, 0.7, 0.1, 1000.0))) + "\n")
-        await wait_until(pilot, lambda: app.monitor.iterations == [1, 2, 3, 4, 5], what="the rewritten log")
-        assert app.monitor.losses[-1] == 0.7 and app.monitor.gradcheck_iteration is None
+        await wait_until(pilot, lambda: points(app.monitor.losses)[0] == [1, 2, 3, 4, 5], what="the rewritten log")
+        assert points(app.monitor.losses)[1][-1] == 0.7 and app.monitor.gradcheck_iteration is None
         await pilot.pause(0.2)
         assert "gradient check: press g" in screen_text(app)
 

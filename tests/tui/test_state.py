@@ -10,7 +10,7 @@ import pytest
 import tui.state as state_module
 from engine import events as ev
 from engine.config import TrainConfig
-from tests.fakes import TOY, gradcheck_rows, scripted_samples
+from tests.fakes import TOY, gradcheck_rows, points, scripted_samples
 from tui.messages import DatasetReady, DatasetUnavailable, DatasetWarning
 from tui.state import EMA_WEIGHT, Marker, MonitorState, envelope
 
@@ -40,7 +40,7 @@ def test_ema_is_bias_corrected_so_a_constant_loss_stays_constant():
     for i in range(1, 21):
         s.apply(batch(i, loss=2.0))
     # Without the correction the first values would be 0.04, 0.079, ... (pulled toward 0).
-    assert s.smoothed == pytest.approx([2.0] * 20)
+    assert points(s.smoothed)[1] == pytest.approx([2.0] * 20)
 
 
 def test_ema_matches_the_bias_corrected_formula():
@@ -52,17 +52,18 @@ def test_ema_matches_the_bias_corrected_formula():
     for n, loss in enumerate(losses, start=1):
         raw = (1 - EMA_WEIGHT) * raw + EMA_WEIGHT * loss
         expected.append(raw / (1 - (1 - EMA_WEIGHT) ** n))
-    assert s.smoothed == pytest.approx(expected)
-    assert s.smoothed[0] == pytest.approx(3.0)  # the first point is the first loss itself
-    assert s.losses == losses and s.iterations == [1, 2, 3, 4, 5]
+    assert points(s.smoothed)[1] == pytest.approx(expected)
+    assert points(s.smoothed)[1][0] == pytest.approx(3.0)  # the first point is the first loss itself
+    assert points(s.losses) == ([1, 2, 3, 4, 5], losses)
 
 
 def test_ema_leaves_out_nan_and_inf_batches_which_would_stay_in_it_for_good():
     s = MonitorState(CONFIG)
     for i, loss in enumerate([float("nan"), 2.0, float("inf"), 2.0, float("nan")], start=1):
         s.apply(batch(i, loss=loss))
-    assert math.isnan(s.smoothed[0])  # nothing to average yet: drawn where the plot puts a nan
-    assert s.smoothed[1:] == pytest.approx([2.0] * 4)
+    smoothed = points(s.smoothed)[1]
+    assert math.isnan(smoothed[0])  # nothing to average yet: drawn where the plot puts a nan
+    assert smoothed[1:] == pytest.approx([2.0] * 4)
 
 
 def test_batch_done_updates_progress_fields():

@@ -27,4 +27,4 @@ class AccuracyPlot(TimedPlot):
             ticks = nice_ticks(low, 100, count=4)
             plt.yticks(ticks, [f"{t:g}" for t in ticks])
             # Every point inside the axis: plotext's legend fails on a series with none in view.
-            iteration_axis(plt, max(state.iterations[-1] if state.iterations else 0, x[-1]), self.size.width)
+            iteration_axis(plt, max(state.losses.last_iteration or 0, x[-1]), self.size.width)
