@@ -328,7 +328,7 @@ def test_the_listener_thread_survives_a_hostile_line(live):
             assert time.monotonic() < deadline, "the step never ran"
             time.sleep(0.02)
         deadline = time.monotonic() + 3 * (FLUSH_EVERY + HOUSEKEEPING)
-        while '"iteration": 1,' not in (run / "events.jsonl").read_text():
+        while '"first": 1,' not in (run / "events.jsonl").read_text():  # the batch's Batches record
             assert time.monotonic() < deadline, "the paused run's last record was never flushed"
             time.sleep(0.02)
         problems = events.of(ChannelProblem)  # once, or twice if a look fell in the middle of the write
