@@ -228,3 +228,15 @@ def test_a_damaged_block_in_a_log_is_skipped_and_counted(run_dir):
     assert skipped.count == len(bad) and skipped.first.startswith("line 2: losses")
     events = LogFollower(run_dir).poll()
     assert [e.first for e in events[:-1]] == [11, 15] and events[-1] == RecordsSkipped(len(bad), skipped.first)
+
+
+def test_the_run_browsers_summary_made_again_from_a_compact_log_is_the_one_its_run_made(run_dir):
+    from engine.run_summary import SummaryBuilder, summarise_log
+
+    batches = [dataclasses.replace(b, loss=as_float32(b.loss)) for b in trainer_batches(3000)]  # as the trainer's
+    logged(run_dir, batches[:1500] + [ev.EpochDone(1, 1500, 0.5, 0.4)] + batches[1500:])
+    live = SummaryBuilder()
+    for event in batches:
+        live.fold(event)
+    again = summarise_log(run_dir / "events.jsonl")
+    assert again.summary.iteration == 3000 and again.curves.loss.blocks == live.curves.loss.blocks
