@@ -11,8 +11,9 @@ One run prints:
       time of a step is the interval between two consecutive BatchDone events,
       which covers everything the worker does per batch (command queue, batch
       gather and uint8->float conversion, forward, backward, finiteness check,
-      SGD update, event). Intervals that contain an end-of-epoch accuracy
-      evaluation are left out: that is evaluation, not a training step.
+      SGD update, event). Intervals while an end-of-epoch score runs (in the
+      scorer's thread, from the epoch's last batch until the score is sent) are
+      left out: that is evaluation, not a training step.
     - the book: bench/book_baseline.py's train_step (ch05/train_neuralnet.py's
       loop body: random batch, gradient, update, then loss on the batch again);
     and the ratio ours / book;
@@ -45,6 +46,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -95,33 +97,51 @@ def load_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 # so ours and the book are timed in alternating rounds, and the ratio printed is
 # the median of the per-round ratios (both sides measured under the same drift).
 
+class StepTimer:
+    """A trainer sink that times steps: the intervals between consecutive BatchDone events during
+    which no score ran (in the scorer's thread, from an epoch's last batch until its score is sent)
+    and none was sent. `enough` is set once `wanted` of them are in."""
+
+    def __init__(self, wanted: int):
+        self.wanted, self.enough = wanted, threading.Event()
+        self.intervals: list[float] = []
+        self.batches: list[float] = []  # when each BatchDone came
+        self.failed: list[ev.Failed] = []
+        self._scoring = self._tainted = True  # the score before training runs from the start
+
+    def __call__(self, event) -> None:
+        when = time.perf_counter()
+        if isinstance(event, (ev.EpochDone, ev.Evaluated)):
+            self._scoring, self._tainted = False, True
+        elif isinstance(event, ev.BatchDone):
+            if self.batches and not self._tainted:
+                self.intervals.append(when - self.batches[-1])
+            self.batches.append(when)
+            self._scoring = self._scoring or event.epoch.is_integer()  # an epoch's last batch: its score starts
+            self._tainted = self._scoring
+            if len(self.intervals) >= self.wanted:
+                self.enough.set()
+        elif isinstance(event, ev.Failed):
+            self.failed.append(event)
+            self.enough.set()
+
+
 def ours_round(dataset: Dataset, batch: int, warmup: int, block: int) -> tuple[float, float]:
     """One round through the real Trainer: (it/s over `block` steps, it/s including epoch evaluations).
 
-    A step is the interval between consecutive BatchDone events; intervals that
-    contain an end-of-epoch evaluation are skipped, as are the first `warmup`.
+    A step is a StepTimer interval; the first `warmup` are skipped. The trainer runs until there are enough.
     """
-    epochs_in_round = (warmup + block) * batch // len(dataset.x_train) + 2
     config = TrainConfig(hidden_sizes=(SIZES[1],), optimizer="sgd", lr=LR, batch_size=batch,
-                         iters=warmup + block + epochs_in_round + 1, preview_count=0, seed=0)
-    log: list[tuple[float, object]] = []
-    stamp = time.perf_counter
-    trainer = Trainer(dataset, config, sink=lambda event: log.append((stamp(), event)))
+                         iters=100 * (warmup + block), preview_count=0, seed=0)
+    timer = StepTimer(warmup + block)
+    trainer = Trainer(dataset, config, sink=timer)
     trainer.start()
-    trainer.join()
-    if trainer.state != "finished":
-        raise SystemExit(f"trainer ended as {trainer.state}: {[e for _, e in log if isinstance(e, ev.Failed)]}")
-    intervals, evaluated, previous, batches = [], False, None, []
-    for when, event in log:
-        if isinstance(event, (ev.EpochDone, ev.Evaluated)):
-            evaluated = True
-        elif isinstance(event, ev.BatchDone):
-            batches.append(when)
-            if previous is not None and not evaluated:
-                intervals.append(when - previous)
-            previous, evaluated = when, False
-    clean = intervals[warmup : warmup + block]
-    assert len(clean) == block, (len(clean), block)
+    timer.enough.wait(600)
+    trainer.stop()
+    if timer.failed or len(timer.intervals) < warmup + block:
+        raise SystemExit(f"trainer ended as {trainer.state}: {timer.failed}")
+    clean = timer.intervals[warmup : warmup + block]
+    batches = timer.batches
     wall = (len(batches) - 1 - warmup) / (batches[-1] - batches[warmup])
     return block / sum(clean), wall
 

@@ -224,7 +224,7 @@ def train(trainer: Trainer, run_dir: Path, policy: CheckpointPolicy, commands_fr
           f"network {trainer.network.architecture} {config.activation}, {config.optimizer} lr {config.lr}, "
           f"batch {config.batch_size}, {_length(config)}, {config.dtype}, seed {config.seed}")
     print(f"run directory: {run_dir}" + (f" (resumed at iteration {trainer.iteration:,})" if trainer.iteration else ""))
-    epoch_losses: list[float] = []
+    losses: list[tuple[int, float]] = []  # (iteration, loss) of the batches not yet in an epoch line
     last = accuracy = None
     # A hang-up or kill (SIGTERM) ends the run like ctrl+c: checkpoint, then exit.
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -240,14 +240,15 @@ def train(trainer: Trainer, run_dir: Path, policy: CheckpointPolicy, commands_fr
                     return _stop(trainer, log, EXIT_FAILURE)
                 continue
             if isinstance(event, ev.BatchDone):
-                epoch_losses.append(event.loss)
+                losses.append((event.iteration, event.loss))
                 last = event
-            elif isinstance(event, ev.EpochDone):
+            elif isinstance(event, ev.EpochDone):  # scored while training went on: later batches are not this epoch's
+                epoch_losses = [loss for iteration, loss in losses if iteration <= event.iteration]
                 loss = f"{np.mean(epoch_losses):.4f}" if epoch_losses else "   -  "
                 rate = f"{last.samples_per_s:,.0f} samples/s" if last else ""
                 print(f"epoch {event.epoch:3d}  iter {event.iteration:7,d}  loss {loss}  "
                       f"train acc {event.train_acc:.4f}  test acc {event.test_acc:.4f}  {rate}", flush=True)
-                epoch_losses.clear()
+                del losses[:len(epoch_losses)]
                 accuracy = event
             elif isinstance(event, ev.Evaluated):
                 accuracy = event

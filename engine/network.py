@@ -5,7 +5,7 @@ so `params[key] -= lr * grads[key]` (the book's update) trains the network.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -24,6 +24,10 @@ def init_std(weight_init: str | float, fan_in: int) -> float:
     if weight_init == "xavier":
         return float(np.sqrt(1.0 / fan_in))
     return float(weight_init)
+
+
+class ScoringCancelled(Exception):
+    """The caller's `cancelled()` returned True between two chunks of a whole-dataset pass."""
 
 
 def fraction_correct(predictions: np.ndarray, t: np.ndarray) -> float:
@@ -102,16 +106,21 @@ class Network:
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         return self.last_layer.forward(self.predict(x), t)
 
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Softmax class probabilities (n, classes) for a whole dataset, scored in chunks so it fits in memory."""
+    def probabilities(self, x: np.ndarray, cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
+        """Softmax class probabilities (n, classes) for a whole dataset, scored in chunks so it fits in memory.
+
+        `cancelled` is polled before each chunk; when it returns True, ScoringCancelled is raised.
+        """
         out = np.empty((len(x), self.sizes[-1]), self.dtype)
         for start in range(0, len(x), ACCURACY_CHUNK):
+            if cancelled():
+                raise ScoringCancelled
             out[start : start + ACCURACY_CHUNK] = functions.softmax(self.predict(x[start : start + ACCURACY_CHUNK]))
         return out
 
-    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
-        """Fraction classified correctly (the most probable class is the prediction)."""
-        return fraction_correct(self.probabilities(x).argmax(axis=1), t)
+    def accuracy(self, x: np.ndarray, t: np.ndarray, cancelled: Callable[[], bool] = lambda: False) -> float:
+        """Fraction classified correctly (the most probable class is the prediction); `cancelled` as in probabilities."""
+        return fraction_correct(self.probabilities(x, cancelled).argmax(axis=1), t)
 
     def backprop(self, x: np.ndarray, t: np.ndarray) -> float:
         """Forward and backward pass; fills `self.grads` in place and returns the loss."""

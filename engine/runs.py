@@ -308,7 +308,8 @@ class RunLog:
                     self._flush(durable=not isinstance(event, BUFFERED))
             if isinstance(event, (SUMMARY_NOW, ev.EpochDone, ev.Evaluated)):
                 self.save_summary(if_due=not isinstance(event, SUMMARY_NOW))  # more epochs than one a second: later
-        if isinstance(event, ev.EpochDone) and event.iteration > 0 and self.trainer is not None:
+        if isinstance(event, ev.BatchDone) and event.epoch.is_integer() and self.trainer is not None:
+            # The batch that ends an epoch (its score comes later, from the scorer): saved before the next batch.
             if time.monotonic() - self._last_checkpoint >= self.policy.every:
                 self.trainer.request_checkpoint(self.checkpoint_path)
         elif isinstance(event, ev.CheckpointSaved):

@@ -5,6 +5,13 @@ from any thread: they validate their argument at once (raising ValueError and
 changing nothing when it is wrong) and queue a command that the worker runs
 before its next batch, so every change lands between batches and in order.
 Events go to `sink`, called on the worker thread; the sink must not block.
+
+Scores (accuracy on the whole training and test sets: at the start, at each epoch end, on
+request and at the end) are computed on a copy of the parameters in a second thread
+(engine.scoring), while training goes on; the worker sends a score's events between batches
+once it is ready, so they carry the iteration of the snapshot, not the current one. One score
+is in flight at a time: an epoch that ends while the previous score still runs waits for it,
+so every epoch is scored and memory stays bounded.
 """
 from __future__ import annotations
 
@@ -25,8 +32,9 @@ from .dataset import Dataset
 from .functions import as_float
 from .gradcheck import GradCheckCancelled, gradient_check
 from .insight import layer_stats, weight_images
-from .network import Network, fraction_correct
+from .network import Network
 from .optimizers import make_optimizer, optimizer_state, restore_optimizer
+from .scoring import Scorer
 from .throughput import Throughput
 
 IDLE_WAIT = 0.25  # seconds a paused worker sleeps between checks; commands wake it at once
@@ -62,13 +70,14 @@ class Trainer:
         self._buffers: dict[int, np.ndarray] = {}
         self.throughput = Throughput()  # whole work, this process: what an ETA needs
         self._rate = 0.0
-        self._last_eval_iteration = -1
+        self._last_scored_iteration = -1  # the snapshot the latest score was asked for
         self._last_good: dict[str, np.ndarray] | None = None  # parameters before the latest update
         self._insight: tuple[ev.LayerStats, ev.WeightImages] | None = None  # the latest, to resend at its iteration
         self._pending_steps = 0
         self._commands: deque[tuple] = deque()
         self._wake = threading.Condition()
         self._stop_requested = False
+        self._scorer = Scorer(dataset, config.preview_count, finished=self._notify)
         self._thread: threading.Thread | None = None
 
     # ---- controls (any thread) -------------------------------------------------
@@ -176,6 +185,10 @@ class Trainer:
             self._commands.append(command)
             self._wake.notify_all()
 
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
     # ---- worker ------------------------------------------------------------------
 
     def _emit(self, event: ev.Event) -> None:
@@ -196,8 +209,9 @@ class Trainer:
             if self.state == RunState.PAUSED:
                 self.throughput.pause()
                 self._emit(ev.Paused(self.iteration))
-            self._evaluate(epoch_end=self.iteration == 0)  # a resumed run re-scores, without a new epoch point
+            self._score(epoch_end=self.iteration == 0)  # a resumed run re-scores, without a new epoch point
             while not self._done():
+                self._send_score()
                 self._run_commands()
                 if self.state != RunState.RUNNING:
                     if self._pending_steps == 0:
@@ -206,17 +220,21 @@ class Trainer:
                     self._pending_steps -= 1
                 self._check_stop()
                 self._train_batch()
-            self._run_commands()  # what the last batch's events asked for (a checkpoint at the last epoch)
-            if self._last_eval_iteration != self.iteration:
-                self._evaluate(epoch_end=False)
+            self._finish_scoring()
+            self._run_commands()  # what the last events asked for (a checkpoint at the last epoch)
+            if self._last_scored_iteration != self.iteration:
+                self._score(epoch_end=False)
+            self._finish_scoring()  # the final score comes before Finished
             self.state = RunState.FINISHED
             self._emit(ev.Finished(self.iteration, time.perf_counter() - began))
         except (_Stop, GradCheckCancelled):
             self.state = RunState.STOPPED
-        except Exception as exc:  # the worker must report, never die silently
+        except Exception as exc:  # the worker must report, never die silently (nor the scorer: take() raises its error)
             self.state = RunState.FAILED
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             self._emit(ev.Failed(detail))
+        finally:
+            self._scorer.cancel()  # a score still under way is abandoned: stop stays prompt
 
     def _check_stop(self) -> None:
         if self._stop_requested:
@@ -224,7 +242,7 @@ class Trainer:
 
     def _idle(self) -> None:
         with self._wake:
-            if not self._commands and not self._stop_requested:
+            if not self._commands and not self._stop_requested and not self._scorer.ready:
                 self._wake.wait(IDLE_WAIT)
         self._check_stop()
 
@@ -281,7 +299,7 @@ class Trainer:
         self._emit(ev.GradCheckDone(tuple(rows), self.iteration, time.perf_counter() - began))
 
     def _do_evaluate(self) -> None:
-        self._evaluate(epoch_end=False)
+        self._score(epoch_end=False)
 
     def _do_checkpoint(self, path) -> None:
         path = path(self.iteration) if callable(path) else path
@@ -330,51 +348,44 @@ class Trainer:
         self._emit(ev.BatchDone(self.iteration, epoch, loss, self.optimizer.lr, self._rate))
         if self._cursor >= len(self._order):
             self.epochs_done += 1
-            self._evaluate(epoch_end=True)  # sends the insight events too
+            self._score(epoch_end=True)  # sends the insight events too
         every = self.config.insight_every
-        if every and self.iteration % every == 0 and self._last_eval_iteration != self.iteration:
+        if every and self.iteration % every == 0 and self._last_scored_iteration != self.iteration:
             self._emit_insight(self._insight_events())
         every = self.config.gradcheck_every
         if every and self.iteration % every == 0:
             self._do_gradcheck()
 
-    def _evaluate(self, epoch_end: bool) -> None:
-        data, net = self.dataset, self.network
-        insight = self._insight_events()  # first: scoring runs the network forward over the last batch's masks
-        train_acc = net.accuracy(data.x_train, data.t_train)
-        self._check_stop()
-        probabilities = net.probabilities(data.x_test)
-        predictions = probabilities.argmax(axis=1)
-        test_acc = fraction_correct(predictions, data.t_test)
-        self._last_eval_iteration = self.iteration
-        if epoch_end:
-            self._emit(ev.EpochDone(self.epochs_done, self.iteration, train_acc, test_acc))
-        else:
-            self._emit(ev.Evaluated(self.iteration, train_acc, test_acc))
-        self._emit(ev.TestPredictions(self.iteration, ev.frozen_copy(predictions),
-                                      ev.frozen_copy(probabilities.astype(np.float32, copy=False))))
-        self._emit_samples(predictions, probabilities)
-        self._emit_insight(insight)
+    def _score(self, epoch_end: bool) -> None:
+        """Start scoring the parameters as they are now (waiting first for the score in flight, if any).
 
-    def _emit_samples(self, predictions: np.ndarray, probabilities: np.ndarray) -> None:
-        """The first preview_count test digits, with the predictions just made for the whole test set."""
-        count = min(self.config.preview_count, len(self.dataset.x_test))
-        if count == 0:
-            return
-        images = self.dataset.x_test[:count]
-        self._emit(ev.Samples(
-            images=ev.frozen_copy(images.reshape(count, *self.dataset.image_shape)),
-            labels=ev.frozen_copy(self.dataset.t_test[:count]),
-            predictions=ev.frozen_copy(predictions[:count]),
-            probabilities=ev.frozen_copy(probabilities[:count]),
-            iteration=self.iteration,
-        ))
+        The insight events describe this iteration too: they are sent now, in iteration order.
+        """
+        self._finish_scoring()
+        self._emit_insight(self._insight_events())
+        self._last_scored_iteration = self.iteration
+        self._scorer.submit(self.network, self.iteration, self.epochs_done if epoch_end else None)
+
+    def _finish_scoring(self) -> None:
+        """Wait for the score in flight, if any, and send it."""
+        while self._scorer.busy:
+            with self._wake:
+                if self._scorer.busy and not self._stop_requested:
+                    self._wake.wait(IDLE_WAIT)
+            self._check_stop()
+        self._send_score()
+
+    def _send_score(self) -> None:
+        """Send a finished score's events (nothing when none is ready); a failure in the scorer raises here."""
+        for event in self._scorer.take():
+            self._emit(event)
 
     def _insight_events(self) -> tuple[ev.LayerStats, ev.WeightImages] | None:
         """Layer statistics and weight images now; None when off, or before this trainer has trained a batch.
 
-        They describe the latest batch (its gradients and ReLU masks), which any forward pass
-        after it overwrites: so they are made once per iteration, before scoring, and kept.
+        They describe the latest batch (its gradients and ReLU masks; scoring and the gradient check
+        run on copies, so only the next batch overwrites them): made once per iteration and kept, as
+        a score at that iteration sends them again.
         """
         if not self.config.insight_every or self._last_good is None:  # _last_good: set by the first good batch
             return None

@@ -39,7 +39,8 @@ def epochs_checkpointed(tmp_path, clock, policy, epoch_seconds, epochs, saved_at
         for epoch in range(1, epochs + 1):
             clock.t += epoch_seconds
             before = trainer.asked
-            log(ev.EpochDone(epoch, 10 * epoch, 0.5, 0.5))
+            log(ev.BatchDone(10 * epoch - 5, epoch - 0.5, 0.5, 0.1, 100.0))  # mid-epoch: never a checkpoint
+            log(ev.BatchDone(10 * epoch, float(epoch), 0.5, 0.1, 100.0))  # the batch that ends the epoch
             if trainer.asked > before:
                 asked.append(epoch)
             if trainer.asked > before or epoch in saved_at:  # saved as asked, or by hand (key c)
