@@ -1,7 +1,9 @@
 """A loss curve of any length in at most MAX_BLOCKS blocks (each block's first and last iteration, and its
 losses' count, min, max and mean), so a run's summary file stays small however long the run.
 
-This is the run summary's only downsampling; a multi-resolution pyramid could take its place.
+Not engine/history.py's Pyramid, which the monitor keeps in memory: these blocks are saved in the summary
+file and a resumed run's log carries on from them as they are, without reading the log again; a
+pyramid's finer levels could not be rebuilt from the file.
 """
 from __future__ import annotations
 
