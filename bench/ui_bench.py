@@ -6,7 +6,7 @@ One run prints (--parts picks some):
 
 1. Training throughput (iterations/s) of the real engine.trainer.Trainer,
    784-50-10, SGD lr 0.1, batch 100, --iters iterations (default 3,000), with
-   the default preview_count (200 test digits sent every evaluation) and no
+   the default preview_count (500 test digits sent every evaluation) and no
    automatic gradient checks, in two modes:
      - headless: the Trainer alone, its sink appending to a deque that nobody
        reads;
@@ -19,8 +19,10 @@ One run prints (--parts picks some):
    In both modes the time is measured by the sink itself, on the worker
    thread: from the Started event to the Finished event, i.e. every batch plus
    the end-of-epoch evaluations (8,000 training digits = 80 batches per
-   epoch; each evaluation scores the 8k train and 2k test digits and sends the
-   preview digits). Dataset loading and app start-up are not in it.
+   epoch; each evaluation scores the 8k train and 2k test digits on a copy of
+   the parameters in the scorer thread, engine/scoring.py, while the worker
+   trains on, and the worker sends its events, preview digits included,
+   between batches). Dataset loading and app start-up are not in it.
    --rounds (default 7) rounds alternate (headless, UI, headless, UI, ...)
    after one unmeasured headless warm-up, because this VM's speed drifts
    (and other processes may share its 2 cores). Printed: the median
@@ -59,7 +61,9 @@ One run prints (--parts picks some):
    insight_every=0 against the default (layer statistics and weight images
    every 200 iterations and at each evaluation, i.e. every 80 batches here,
    more often than on full MNIST). Test-set predictions are sent in both
-   (they reuse the evaluation's forward pass). --rounds pairs alternate their
+   (the scorer thread makes them from its own forward pass over the test set,
+   on its copy of the parameters; the layer statistics and weight images are
+   made on the worker thread, from the latest batch). --rounds pairs alternate their
    order (off/on, on/off, ...) after one unmeasured warm-up. Printed: each
    round, the medians, the median of the per-pair ratios default / off and
    its range. Goal: default >= 95% of off. Because this VM's speed swings by
