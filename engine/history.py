@@ -43,6 +43,19 @@ class Summary:
     def __len__(self) -> int:
         return len(self.count)
 
+    def binned(self, edges: np.ndarray) -> Summary:
+        """The entries gathered into the columns between `edges` (ascending), an entry by where it sits: one
+        entry per column that has any, at the column's middle. With the same edges, new points change only
+        the columns they fall in, so a plot drawn from them changes only there (tui/widgets/cell_canvas.py)."""
+        column = np.clip(np.searchsorted(edges, self.iteration, "right") - 1, 0, len(edges) - 2)
+        if not len(column):
+            return self
+        starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+        count = np.add.reduceat(self.count, starts)
+        middle = (edges[column[starts]] + edges[column[starts] + 1]) / 2
+        return Summary(middle, np.fmin.reduceat(self.low, starts), np.maximum.reduceat(self.high, starts),
+                       np.add.reduceat(self.mean * self.count, starts) / count, count)
+
 
 class _Level:
     """The newest blocks of 2**k points: held in `blocks[:size]`, of `total` ever added, `paired` merged upward."""
@@ -135,9 +148,18 @@ class Pyramid:
         that holds `a` is included whole. More than 2 x `width` are grouped into `width` columns, evenly
         by count of blocks.
         """
-        last, width = self.last_iteration, max(int(width), 1)
+        width = max(int(width), 1)
+        return _columns(*self._blocks(a, b, width), width)
+
+    def blocks(self, a: float, b: float, width: int) -> Summary:
+        """The blocks `query` would group, as they are: at most about RATIO x `width` of them."""
+        blocks, count = self._blocks(a, b, max(int(width), 1))
+        return Summary(blocks[:, XSUM] / count, blocks[:, LOW], blocks[:, HIGH], blocks[:, SUM] / count, count)
+
+    def _blocks(self, a: float, b: float, width: int) -> tuple[np.ndarray, np.ndarray]:
+        last = self.last_iteration
         if last is None or b < a or a > last:
-            return _columns(np.empty((0, 5)), np.empty(0, dtype=np.int64), width)
+            return np.empty((0, 5)), np.empty(0, dtype=np.int64)
         for k, level in enumerate(self._levels):
             first = level.held[:, FIRST]
             lo = max(int(np.searchsorted(first, a, "right")) - 1, 0)
@@ -153,7 +175,7 @@ class Pyramid:
         blocks, count = np.concatenate(entries), np.concatenate(counts)
         start = max(int(np.searchsorted(blocks[:, FIRST], a, "right")) - 1, 0)
         end = max(int(np.searchsorted(blocks[:, FIRST], b, "right")), start)
-        return _columns(blocks[start:end], count[start:end], width)
+        return blocks[start:end], count[start:end]
 
     def _settle(self) -> None:
         if self._values:

@@ -18,7 +18,7 @@ MANUAL = "manual"  # --preview-interval manual: new digits only when asked for (
 @dataclass(frozen=True)
 class UiOptions:
     plot_interval: float = 1.0  # seconds: loss and accuracy plots redraw at most this often while training
-    status_interval: float = 0.1  # seconds: the status line redraws at most this often (a state change at once)
+    status_interval: float = 0.5  # seconds: the status line redraws at most this often (a state change at once)
     preview_interval: float | None = 0.0  # seconds between new digits in the preview; None: only on demand (e)
     ascii: bool = False  # plots and digit pane in ASCII only (no braille, half blocks or box drawing)
 

@@ -87,6 +87,12 @@ class MonitorState:
         now = time.monotonic() if now is None else now
         return self.running_seconds + (now - self._running_since if self._running_since is not None else 0.0)
 
+    def planned_iterations(self) -> int | None:
+        """The iteration the run ends at, when known: its iterations, or its epochs' batches."""
+        if self.config.epochs is None:
+            return self.config.iters
+        return self.config.epochs * -(-self.train_size // self.config.batch_size) if self.train_size else None
+
     def eta(self) -> float | None:
         """Seconds left at the run's rate of whole work (engine/throughput.py), or None when unknown."""
         if self.state != RunState.RUNNING:

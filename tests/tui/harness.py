@@ -18,10 +18,14 @@ from tests.fakes import FAKE_CONFIG, ScriptedTrainer, toy_loader
 
 
 def fake_app(config: TrainConfig = FAKE_CONFIG, loader=toy_loader, trainer_factory=ScriptedTrainer, ui=None):
+    """The app on the scripted trainer; its status line redraws at every drain (default: twice a second), so
+    that a test reads it right after settle()."""
     from tui.app import BackpropApp
+    from tui.options import UiOptions
     from tui.session import LocalSession
 
-    return BackpropApp(LocalSession(config, trainer_factory=trainer_factory, loader=loader), ui)
+    return BackpropApp(LocalSession(config, trainer_factory=trainer_factory, loader=loader),
+                       UiOptions(status_interval=0.1) if ui is None else ui)
 
 
 def stop_ticking(app) -> None:
@@ -101,7 +105,7 @@ async def press(pilot, *keys: str) -> None:
 def status_text(app) -> str:
     from tui.widgets.status_bar import StatusBar
 
-    return str(app.query_one(StatusBar).render())
+    return app.query_one(StatusBar).shown.plain
 
 
 def message_text(app) -> str:

@@ -1,5 +1,6 @@
-"""The loss plot's data step, terminal-free: drawn from the state's loss summaries, as before for a short run,
-O(columns) points for a long one, and everything the monitor keeps bounded."""
+"""The loss plot's data step, terminal-free: drawn from the state's loss summaries, gathered into the x axis's
+fixed columns (exactly, for a short run), O(columns) points for a long one, and everything the monitor
+keeps bounded."""
 from __future__ import annotations
 
 import math
@@ -10,17 +11,20 @@ import pytest
 
 from engine import events as ev
 from engine.config import TrainConfig
+from engine.history import RATIO
 from tests.fakes import points, scripted_layer_stats
-from tui.state import KEPT, MonitorState, envelope
+from tui.state import KEPT, MonitorState
 from tui.widgets.loss_plot import loss_lines
+from tui.widgets.plot_axes import x_span
 from tui.widgets.plot_values import YAxis
 
 CONFIG = TrainConfig(hidden_sizes=(50,))
 
 
-def fed(losses, block: int = 0) -> MonitorState:
-    """A monitor's state after batches 1, 2, ... with `losses`: one event each, or Batches of `block` (a log's)."""
-    state = MonitorState(CONFIG)
+def fed(losses, block: int = 0, iters: int = CONFIG.iters) -> MonitorState:
+    """A monitor's state after batches 1, 2, ... with `losses`: one event each, or Batches of `block` (a log's),
+    of a run of `iters` iterations (the x axis's span)."""
+    state = MonitorState(TrainConfig(hidden_sizes=(50,), iters=iters))
     losses = np.asarray(losses, dtype=np.float64)
     if not block:
         for i, loss in enumerate(losses.tolist(), start=1):
@@ -31,14 +35,34 @@ def fed(losses, block: int = 0) -> MonitorState:
     return state
 
 
+def by_column(iterations, values, span: int, columns: int, mean: bool = False) -> tuple[list, list]:
+    """From every value: each of `columns` equal columns of 0..`span` that has any, at its middle, with its
+    min then max (one value: once), or its mean. (nan ranks above everything; a column's min is nan only
+    when all its values are.)"""
+    width, x, y = span / columns, [], []
+    column = np.minimum((np.asarray(iterations) // width).astype(int), columns - 1)
+    values = np.asarray(values, dtype=np.float64)
+    for c in np.unique(column):
+        held = values[column == c]
+        middle = (c + 0.5) * width
+        if mean:
+            x.append(middle), y.append(held.mean())
+            continue
+        low, high = np.fmin.reduce(held), np.max(held)
+        x += [middle] if len(held) == 1 else [middle, middle]
+        y += [low] if len(held) == 1 else [low, high]
+    return x, y
+
+
 def before(state: MonitorState, columns: int, log: bool) -> tuple:
-    """What the plot drew before the summaries: from every loss and EMA value, kept in lists."""
+    """What the plot should draw, from every loss and EMA value, kept in lists."""
     iterations, losses = points(state.losses)
     smoothed = points(state.smoothed)[1]
-    axis = YAxis.fit([np.asarray(losses), smoothed], log=log)
-    x, y = envelope(iterations, axis.place(np.asarray(losses)), columns)
-    sx, sy = envelope(iterations, axis.place(smoothed), columns, mean=True)
-    return axis, x, y, sx, sy
+    span = x_span(iterations[-1], state.planned_iterations())
+    x, y = by_column(iterations, losses, span, columns)
+    sx, sy = by_column(iterations, smoothed, span, columns, mean=True)
+    axis = YAxis.fit([np.asarray(losses), smoothed], log=log)  # (from every value: the EMA's extremes too)
+    return axis, x, axis.place(y), sx, axis.place(sy)
 
 
 def noisy(n: int, seed: int = 0) -> np.ndarray:
@@ -49,18 +73,22 @@ def noisy(n: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("n", [1, 7, 100, 1000, 4000])
 @pytest.mark.parametrize("columns", [10, 48, 110])
 @pytest.mark.parametrize("log", [True, False])
-def test_a_short_run_is_drawn_exactly_as_before(n, columns, log):
+def test_a_short_run_is_drawn_exactly_in_the_axis_columns(n, columns, log):
     state = fed(noisy(n))
     lines = loss_lines(state, columns, log, smoothing=True)
     axis, x, y, sx, sy = before(state, columns, log)
-    assert lines.axis == axis and lines.last_iteration == n
+    assert lines.last_iteration == n
+    if n > RATIO * columns:  # blocks of 2+ points, each in the column of its middle: the same columns
+        assert set(np.round(lines.ema_x, 6)) <= set(np.round(sx, 6)) and len(lines.x) <= 2 * columns
+        return
+    assert lines.axis == axis
     for got, expected in ((lines.x, x), (lines.y, y), (lines.ema_x, sx), (lines.ema_y, sy)):
-        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("log", [True, False])
-def test_a_short_run_with_zero_nan_and_inf_is_drawn_and_marked_as_before(log):
-    state = fed([2.3, 0.0, 0.5, math.nan, 0.4, math.inf, 0.3, -1e-7])
+def test_a_short_run_with_zero_nan_and_inf_is_drawn_and_marked(log):
+    state = fed([2.3, 0.0, 0.5, math.nan, 0.4, math.inf, 0.3, -1e-7], iters=8)  # a column each
     lines = loss_lines(state, 48, log, smoothing=False)
     axis, x, y, *_ = before(state, 48, log)
     assert lines.axis == axis and lines.ema_y is None

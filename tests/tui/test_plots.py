@@ -148,7 +148,7 @@ async def plot_shows(pilot, *parts: str) -> None:
 ])
 @run_async
 async def test_a_loss_the_axis_cannot_take_is_drawn_marked_and_training_goes_on(bad, log_legend, linear_legend):
-    app = fake_app()
+    app = fake_app(dataclasses.replace(FAKE_CONFIG, iters=10))  # a column of the x axis for each batch
     async with running(app) as pilot:
         app.trainer.next_losses.extend([bad, 0.5, bad])
         await press(pilot, "s", "s", "s", "s")  # paused: the plot is redrawn at each batch

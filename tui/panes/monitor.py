@@ -41,7 +41,7 @@ class MonitorPane(Pane):
         # Plots are the costly redraw: paced by what the last ones cost (tui/pacing.py).
         if plots and self.pacing.plots_due(sum(p.cost for p in plots.values()), state.state == RunState.RUNNING):
             for plot in plots.values():
-                plot.refresh()
+                plot.redraw()
             drawn |= plots.keys()
         if "gradcheck" in changed:
             self.show_gradcheck(state)
@@ -49,8 +49,8 @@ class MonitorPane(Pane):
         return drawn
 
     def restart(self, state: MonitorState) -> None:
-        self.loss_plot.refresh()
-        self.accuracy_plot.refresh()
+        self.loss_plot.redraw()
+        self.accuracy_plot.redraw()
         self.show_gradcheck(state)
 
     def show_gradcheck(self, state: MonitorState) -> None:
@@ -66,8 +66,8 @@ class MonitorPane(Pane):
 
     def toggle_log_scale(self) -> None:
         self.loss_plot.log_scale = not self.loss_plot.log_scale
-        self.loss_plot.refresh()
+        self.loss_plot.redraw()
 
     def toggle_smoothing(self) -> None:
         self.loss_plot.smoothing = not self.loss_plot.smoothing
-        self.loss_plot.refresh()
+        self.loss_plot.redraw()

@@ -1,6 +1,7 @@
 """Per-batch loss as a min/max band (two points per column), its EMA, and change markers."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from engine.history import Summary
 
 from ..state import MonitorState
-from .plot_axes import decade_ticks, iteration_axis
+from .plot_axes import decade_ticks, iteration_axis, linear_limits, log_limits, x_span
 from .plot_values import YAxis
 from .timed_plot import TimedPlot
 
@@ -18,28 +19,37 @@ class LossLines:
     """What the loss plot draws, placed on its axis: about two points per column, however long the run."""
 
     axis: YAxis
+    limits: tuple[float, float]  # the y axis's: decades (log) or round steps (linear) around what is drawn
+    span: int  # the x axis's iterations (plot_axes.x_span)
     x: np.ndarray  # the batches' band: each column's min then max (a lone batch once)
     y: np.ndarray
-    moved_x: np.ndarray  # for the axis's marks: at each entry, its min when the axis moved that (0 on a log
-    moved: np.ndarray  # axis), else its max (moved when nan or inf)
+    moved: np.ndarray  # the band's values before the axis placed them (at x): where it moved one, a mark
     ema_x: np.ndarray | None  # the EMA: each column's mean (None without the EMA line)
     ema_y: np.ndarray | None
     last_iteration: int
 
 
 def loss_lines(state: MonitorState, columns: int, log: bool, smoothing: bool) -> LossLines | None:
-    """The data step of a redraw: a query of the state's loss summaries, so it costs O(columns)."""
+    """The data step of a redraw: a query of the state's loss summaries, so it costs O(columns).
+
+    The points are gathered into the plot's columns of the x axis (fixed while the axis is), so new
+    batches change only the newest column's points.
+    """
     first, last = state.losses.first_iteration, state.losses.last_iteration
     if last is None:
         return None
-    batches = state.losses.query(first, last, columns)
-    ema = state.smoothed.query(first, last, columns) if smoothing else None
+    span = x_span(last, state.planned_iterations())
+    edges = np.linspace(0, span, columns + 1)
+    batches = state.losses.blocks(first, last, columns).binned(edges)
+    ema = state.smoothed.blocks(first, last, columns).binned(edges) if smoothing else None
     axis = YAxis.fit([batches.low, batches.high] + ([ema.low, ema.high] if ema is not None else []), log=log)
-    x, y = band(batches)
-    moved = np.where(axis.place(batches.low) != batches.low, batches.low, batches.high)  # (nan != nan: moved)
+    x, values = band(batches)
+    y = axis.place(values)
+    shown = np.concatenate([y, axis.place(ema.mean)]) if ema is not None else y
+    limits = (log_limits if log else linear_limits)(float(shown.min()), float(shown.max()))
     if ema is None:
-        return LossLines(axis, x, axis.place(y), batches.iteration, moved, None, None, last)
-    return LossLines(axis, x, axis.place(y), batches.iteration, moved, ema.iteration, axis.place(ema.mean), last)
+        return LossLines(axis, limits, span, x, y, values, None, None, last)
+    return LossLines(axis, limits, span, x, y, values, ema.iteration, axis.place(ema.mean), last)
 
 
 def band(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
@@ -62,16 +72,17 @@ class LossPlot(TimedPlot):
         if lines is None:
             return
         plt.plot(lines.x, lines.y, marker=self.marker("."), color="gray", label="batch (min-max)")
-        shown = lines.y
         if lines.ema_y is not None:
             plt.plot(lines.ema_x, lines.ema_y, marker=self.marker("*"), color="orange", label="EMA")
-            shown = np.concatenate([lines.y, lines.ema_y])
-        lines.axis.mark(plt, lines.moved_x, lines.moved, columns)
-        bottom = float(min(lines.y))  # labels at the foot of their line, clear of the legend
-        for marker in state.markers:
+        lines.axis.mark(plt, lines.x, lines.moved, columns)
+        bottom, top = lines.limits
+        for marker in state.markers:  # labels at the foot of their line, clear of the legend
             plt.vline(marker.iteration, color="magenta")
             plt.text(marker.label, marker.iteration, bottom, color="magenta")
         plt.yscale("log" if self.log_scale else "linear")
         if self.log_scale:
-            decade_ticks(plt, shown.min(), shown.max(), self.size.height)
-        iteration_axis(plt, lines.last_iteration, self.size.width)
+            plt.ylim(math.log10(bottom), math.log10(top))  # (plotext takes a log axis's limits in decades)
+            decade_ticks(plt, bottom, top, self.size.height)
+        else:
+            plt.ylim(bottom, top)
+        iteration_axis(plt, lines.span, self.size.width)

@@ -1,4 +1,10 @@
-"""Round axis ticks and a shared x range for the plotext plots."""
+"""Round axis ticks, and axes that stay put while a run trains, for the plotext plots.
+
+Stable axes are what make a partial redraw small (tui/widgets/cell_canvas.py): while neither axis
+moves, a new batch changes only the newest column of the plot. So the x axis spans the run's planned
+length (or doubles), and the y limits snap to decades (log) or round steps (linear): they move only
+when the data leaves them.
+"""
 from __future__ import annotations
 
 import math
@@ -23,16 +29,41 @@ def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -
     return ticks
 
 
-def iteration_axis(plt, last_iteration: int, width: int) -> None:
-    """x from 0 to the last iteration with round, labelled ticks (both plots share this)."""
-    high = max(last_iteration, 1)
+FIRST_SPAN = 1000  # iterations the x axis spans at first when the run's length is not known
+
+
+def x_span(last_iteration: int, planned: int | None) -> int:
+    """How many iterations the x axis spans: the run's `planned` length while the run is within it, else
+    the first of FIRST_SPAN (or `planned`) times 2, 4, 8 ... that holds the last iteration."""
+    span = max(planned or FIRST_SPAN, 1)
+    while span < last_iteration:
+        span *= 2
+    return span
+
+
+def log_limits(low: float, high: float) -> tuple[float, float]:
+    """The decades around `low` to `high` (both > 0): 0.02 to 3 gives 0.01 to 10."""
+    bottom, top = 10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high))
+    return bottom, top if top > bottom else bottom * 10
+
+
+def linear_limits(low: float, high: float) -> tuple[float, float]:
+    """`low` to `high` widened to round steps (about five of them): 0.13 to 2.31 gives 0 to 2.5."""
+    step = nice_step(high - low) if high > low else max(abs(high), 1.0)
+    bottom, top = math.floor(low / step) * step, math.ceil(high / step) * step
+    return bottom, top if top > bottom else bottom + step
+
+
+def iteration_axis(plt, span: int, width: int) -> None:
+    """x from 0 to `span` iterations (x_span) with round, labelled ticks (both plots share this)."""
+    high = max(span, 1)
     plt.xlim(0, high)
     ticks = nice_ticks(0, high, count=max(2, min(6, width // 14)), integer=True)
     plt.xticks(ticks, [f"{int(t):,}" for t in ticks])
 
 
 def decade_ticks(plt, low: float, high: float, height: int) -> None:
-    """On a log y axis from `low` to `high` (> 0), ticks at the powers of ten, labelled 1e-09, 0.001, 1, 10.
+    """On a log y axis from `low` to `high` (> 0, log_limits), ticks at the powers of ten, labelled 1e-09, 0.001, 1, 10.
 
     plotext labels a log axis in fixed decimals, where 1e-10 (the floor of a loss that reached 0)
     reads 0.000000000. With fewer than four powers of ten in range, its own ticks say more, and stay.

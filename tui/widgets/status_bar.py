@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from engine.controls import RunState
 from engine.records import plain
 
 from ..state import DataState, MonitorState
+from .cell_canvas import CellCanvas, text_lines
 
 STATE_STYLES = {
     DataState.LOADING: "bold cyan", RunState.IDLE: "bold", RunState.RUNNING: "bold green",
@@ -31,22 +31,24 @@ def rate(samples_per_s: float) -> str:
     return f"{samples_per_s / 1000:.1f}k" if samples_per_s < 10_000 else f"{samples_per_s / 1000:.0f}k"
 
 
-class StatusBar(Static):
-    """One line, redrawn every tick if its text changed: updated without a re-layout of the screen."""
+class StatusBar(CellCanvas):
+    """One line; a redraw sends only the cells that changed (the digits that moved), in pieces of 4 cells."""
 
-    _shown: Text | None = None
-    _args: tuple = ()
+    strip_width = 4
+    shown = Text()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._args: tuple = ()
 
     def show(self, state: MonitorState, requested_lr: float | None = None, attached: str = "") -> None:
         self._args = (state, requested_lr, attached)
-        text = render_status(state, requested_lr, attached, self.size.width or None)
-        if text != self._shown:  # an unchanged line costs the terminal nothing
-            self._shown = text
-            self.update(text, layout=False)
+        self.redraw()
 
-    def on_resize(self) -> None:
+    def frame(self):
         if self._args:
-            self.show(*self._args)
+            self.shown = render_status(*self._args, self.size.width)
+        return text_lines(self.shown, self.app.console, *self.size)
 
 
 # How long each field stays as the line narrows: the lowest goes first (80x24 over SSH keeps the state,

@@ -1,4 +1,5 @@
-"""A plotext plot that draws from MonitorState and remembers what its last redraw cost."""
+"""A plotext plot that draws from MonitorState, sends only the cells that changed, and remembers what its
+last redraw cost."""
 from __future__ import annotations
 
 import time
@@ -7,6 +8,7 @@ from rich.text import Span, Text
 from textual_plotext import PlotextPlot
 
 from ..state import MonitorState
+from .cell_canvas import CellCanvas, text_lines
 
 # --ascii: plotext's frame and tick characters, one for one, so the colour spans stay in place.
 ASCII_FRAME = str.maketrans({"─": "-", "━": "-", "│": "|", "┃": "|", "┌": "+", "┐": "+", "└": "+", "┘": "+",
@@ -54,9 +56,10 @@ def fewer_runs(text: Text) -> Text:
     return result
 
 
-class TimedPlot(PlotextPlot):
-    """Subclasses implement draw(plt); `cost` is the seconds the last render took (plotext is slow).
+class TimedPlot(CellCanvas, PlotextPlot):
+    """Subclasses implement draw(plt); `cost` is the seconds the last redraw took (plotext is slow).
 
+    Redrawn by `redraw()` (not `refresh()`): the frame is built at once and only its changed cells sent.
     `ascii`: markers are ASCII characters and the frame is drawn with - | + (the --ascii flag).
     """
 
@@ -66,6 +69,9 @@ class TimedPlot(PlotextPlot):
         self.ascii = ascii
         self.cost = 0.0
 
+    def on_mount(self) -> None:  # (PlotextPlot's on_mount registers the theme: after it, draw in its colours)
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.call_later(self.redraw))
+
     def marker(self, char: str) -> str:
         """Braille dots (four rows by two per cell), or `char` when only ASCII is wanted."""
         return char if self.ascii else "braille"
@@ -73,13 +79,14 @@ class TimedPlot(PlotextPlot):
     def draw(self, plt) -> None:
         raise NotImplementedError
 
-    def render(self):
+    def frame(self):
         began = time.perf_counter()
         self.plt.clear_data()
         self.plt.clear_figure()
         self.draw(self.plt)
-        result = fewer_runs(super().render())
+        text = fewer_runs(PlotextPlot.render(self))
         if self.ascii:
-            result = to_ascii(result)
+            text = to_ascii(text)
+        lines = text_lines(text, self.app.console, *self.size)
         self.cost = time.perf_counter() - began
-        return result
+        return lines

@@ -1,0 +1,114 @@
+"""A widget that sends the terminal only the cells that changed since its last frame.
+
+Textual (8.2) writes a partial refresh of a widget's line from the widget's left edge up to the last
+cell asked for (Textualize/textual#5625), so a plot refreshed where a curve grows, at its right edge,
+resent nearly whole rows. The compositor does cut lines at widget edges; so a `CellCanvas` is drawn by
+narrow `CanvasStrip` children, side by side, each showing its columns of the canvas's frame. A new
+frame is compared with the last one cell by cell, and only the (strip, row) pieces that differ are
+refreshed. Anything that changes the whole picture (a rescale, a resize, a theme) simply differs
+everywhere, so there is no separate full-redraw path to get wrong.
+"""
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+Cells = list[tuple[str, Style | None]]
+NULL = Style.null()
+
+
+def cells(strip: Strip) -> Cells:
+    """A line as (character, style) per cell: the unit the terminal is sent."""
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+def changed_pieces(old: list[Cells], new: list[Cells], width: int, strip_width: int) -> list[tuple[int, int]]:
+    """(strip index, row) of every piece of `strip_width` cells whose cells differ between two frames;
+    every piece when the frames differ in size."""
+    strips = range(-(-width // strip_width))
+    if len(old) != len(new) or any(len(a) != len(b) for a, b in zip(old, new)):
+        return [(s, y) for s in strips for y in range(len(new))]
+    pieces = []
+    for y, (a, b) in enumerate(zip(old, new)):
+        if a != b:
+            pieces += [(s, y) for s in strips
+                       if a[s * strip_width:(s + 1) * strip_width] != b[s * strip_width:(s + 1) * strip_width]]
+    return pieces
+
+
+def text_lines(text: Text, console, width: int, height: int) -> list[Strip]:
+    """`text` (lines split at newlines, no wrapping) as `height` strips of exactly `width` cells, every
+    segment with a style (Textual's filters, e.g. for NO_COLOR, read every segment's)."""
+    lines = text.split("\n", allow_blank=True)[:height]
+    lines += [Text("")] * (height - len(lines))
+    strips = [Strip(list(line.render(console)), line.cell_len).adjust_cell_length(width).simplify() for line in lines]
+    return [Strip([Segment(text, style or NULL) for text, style, _ in strip], strip.cell_length) for strip in strips]
+
+
+class CanvasStrip(Widget):
+    """Columns x0 to x0 + width of its canvas's frame."""
+
+    DEFAULT_CSS = "CanvasStrip { height: 1fr; }"
+
+    def __init__(self, canvas: CellCanvas, x0: int, width: int):
+        super().__init__()
+        self.canvas, self.x0 = canvas, x0
+        self.styles.width = width
+
+    def render_line(self, y: int) -> Strip:
+        lines = self.canvas.lines
+        if y >= len(lines):
+            return Strip.blank(self.size.width, NULL)
+        return lines[y].crop(self.x0, self.x0 + self.size.width)
+
+
+class CellCanvas(Widget):
+    """Subclasses build a frame (`frame()`: one Strip per row, the widget's size) and call `redraw()`.
+
+    `strip_width`: the cells one refresh of a changed row may send; narrower strips send less per
+    change and cost more widgets. `pieces_sent` counts the (strip, row) pieces refreshed (tests, bench).
+    """
+
+    DEFAULT_CSS = "CellCanvas { layout: horizontal; }"
+    strip_width = 8
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lines: list[Strip] = []
+        self._cells: list[Cells] = []
+        self._strips: list[CanvasStrip] = []
+        self.pieces_sent = 0
+
+    def frame(self) -> list[Strip]:
+        raise NotImplementedError
+
+    def render(self) -> Text:
+        return Text()  # covered by the strips
+
+    def on_resize(self) -> None:
+        width = self.size.width
+        if sum(strip.styles.width.value for strip in self._strips) != width:
+            for strip in self._strips:
+                strip.remove()
+            self._strips = [CanvasStrip(self, x0, min(self.strip_width, width - x0))
+                            for x0 in range(0, width, self.strip_width)]
+            self.mount_all(self._strips)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Build a new frame and refresh the pieces of the screen where it differs from the last one."""
+        width, height = self.size
+        if not width or not height or not self._strips:
+            return  # not laid out yet: on_resize draws
+        lines = self.frame()
+        new = [cells(line) for line in lines]
+        pieces = changed_pieces(self._cells, new, width, self.strip_width)
+        self.lines, self._cells = lines, new
+        for s, y in pieces:
+            strip = self._strips[s]
+            strip.refresh(Region(0, y, strip.size.width or self.strip_width, 1))
+        self.pieces_sent += len(pieces)
