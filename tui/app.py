@@ -137,7 +137,7 @@ class BackpropApp(App):
     def redraw(self) -> None:
         """Redraw the stale views that are on screen; the others wait until their tab is shown."""
         self._stale -= self.pane.show(self.monitor, self._stale)
-        if self.pacing.status_due((self.monitor.state, self.pending.lr, self.monitor.latest_accuracy)):
+        if self.pacing.status_due((self.monitor.state, self.pending.lr)):
             self.refresh_status()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -17,13 +17,20 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-Cells = list[tuple[str, Style | None]]
+Cells = list[tuple[str, object]]  # (character, what of its style shows)
 NULL = Style.null()
 
 
 def cells(strip: Strip) -> Cells:
-    """A line as (character, style) per cell: the unit the terminal is sent."""
-    return [(char, segment.style) for segment in strip for char in segment.text]
+    """A line as what each cell shows: its character and style, a blank's background only (its foreground
+    and bold do not show, so a blank whose only change is there is not resent)."""
+    return [(char, look(char, segment.style)) for segment in strip for char in segment.text]
+
+
+def look(char: str, style: Style | None):
+    if char == " " and style is not None and not (style.underline or style.reverse or style.strike or style.overline):
+        return style.bgcolor
+    return style
 
 
 def changed_pieces(old: list[Cells], new: list[Cells], width: int, strip_width: int) -> list[tuple[int, int]]:
@@ -105,6 +112,8 @@ class CellCanvas(Widget):
         if not width or not height or not self._strips:
             return  # not laid out yet: on_resize draws
         lines = self.frame()
+        base = self.rich_style  # the widget's colours under the frame's own (Line API strips get no other)
+        lines = [line.apply_style(base) for line in lines]
         new = [cells(line) for line in lines]
         pieces = changed_pieces(self._cells, new, width, self.strip_width)
         self.lines, self._cells = lines, new
