@@ -47,13 +47,15 @@ def changed_pieces(old: list[Cells], new: list[Cells], width: int, strip_width: 
     return pieces
 
 
-def text_lines(text: Text, console, width: int, height: int) -> list[Strip]:
-    """`text` (lines split at newlines, no wrapping) as `height` strips of exactly `width` cells, every
-    segment with a style (Textual's filters, e.g. for NO_COLOR, read every segment's)."""
-    lines = text.split("\n", allow_blank=True)[:height]
-    lines += [Text("")] * (height - len(lines))
-    strips = [Strip(list(line.render(console)), line.cell_len).adjust_cell_length(width).simplify() for line in lines]
-    return [Strip([Segment(text, style or NULL) for text, style, _ in strip], strip.cell_length) for strip in strips]
+def text_lines(renderable, console, width: int, height: int | None) -> list[Strip]:
+    """`renderable` drawn `width` cells wide (Text wraps at words, as a Static's would) as strips of exactly
+    `width` cells: `height` of them, or as many as it takes (None). Every segment has a style (Textual's
+    filters, e.g. for NO_COLOR, read every segment's)."""
+    options = console.options.update(width=width, height=height)
+    lines = console.render_lines(renderable, options, pad=True, new_lines=False)
+    if height is not None:
+        lines = lines[:height] + [[Segment(" " * width)]] * (height - len(lines))
+    return [Strip([Segment(text, style or NULL) for text, style, _ in line], width) for line in lines]
 
 
 class CanvasStrip(Widget):

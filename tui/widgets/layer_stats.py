@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
-from textual.widgets import Static
 
 from ..state import MonitorState
+from .cell_canvas import CellCanvas, text_lines
 from .digit_preview import ASCII_RAMP
 from .plot_values import YAxis
 
@@ -31,13 +31,28 @@ def log_sparkline(values, width: int, bars: str = BARS) -> str:
     return sparkline(logs - logs.min() + 0.1, width, bars)
 
 
-class LayerStatsView(Static):
-    def __init__(self, *args, ascii: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
+class LayerStatsView(CellCanvas):
+    """As tall as its text; a redraw sends only the cells that changed (tui/widgets/cell_canvas.py)."""
+
+    def __init__(self, ascii: bool = False, **kwargs):
+        super().__init__(**kwargs)
         self.ascii = ascii
+        self.text = Text()
+        self._state: MonitorState | None = None
+        self.styles.height = 1
 
     def show(self, state: MonitorState) -> None:
-        self.update(render_layers(state, max(self.size.width, 40), ASCII_BARS if self.ascii else BARS))
+        self._state = state
+        self.redraw()
+
+    def frame(self):
+        width = self.size.width
+        if self._state is not None:
+            self.text = render_layers(self._state, max(width, 40), ASCII_BARS if self.ascii else BARS)
+        lines = text_lines(self.text, self.app.console, width, None)
+        if len(lines) != self.size.height:  # the layout gives it that height, then on_resize draws again
+            self.styles.height = len(lines)
+        return lines[:self.size.height]
 
 
 def render_layers(state: MonitorState, width: int, bars: str = BARS) -> Text:

@@ -15,10 +15,10 @@ from rich.console import Group
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from textual.widget import Widget
 
 from engine.events import WeightImages
 
+from .cell_canvas import CellCanvas, text_lines
 from .digit_preview import half_blocks
 
 LEVELS = 8  # shades on each side of zero
@@ -55,7 +55,9 @@ def weight_text(image: np.ndarray, ascii: bool = False) -> Text:
     return Text("\n".join("".join(row) for row in symbol), no_wrap=True)
 
 
-class WeightImagesView(Widget):
+class WeightImagesView(CellCanvas):
+    """A page of the first layer's weight images; a redraw sends only the cells that changed."""
+
     def __init__(self, ascii: bool = False, placeholder: str = "The first layer's weights, one image per hidden "
                  "unit, appear once training runs.", **kwargs):
         super().__init__(**kwargs)
@@ -67,7 +69,7 @@ class WeightImagesView(Widget):
     def show(self, weights: WeightImages | None) -> None:
         self.weights = weights
         self.page = min(self.page, self.pages - 1)
-        self.refresh()
+        self.redraw()
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -90,9 +92,12 @@ class WeightImagesView(Widget):
 
     def next_page(self, step: int = 1) -> None:
         self.page = (self.page + step) % self.pages
-        self.refresh()
+        self.redraw()
 
-    def render(self):
+    def frame(self):
+        return text_lines(self.picture(), self.app.console, *self.size)
+
+    def picture(self):
         if self.weights is None:
             return Text(self.placeholder, style="dim")
         columns, rows = self.grid
