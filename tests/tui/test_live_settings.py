@@ -156,7 +156,7 @@ async def test_structural_settings_are_checked_and_apply_only_after_reset():
         # One grad-check row per tensor of the new network.
         await press(pilot, "g", "1")
         table = app.query_one(GradCheckTable)
-        assert [str(key.value) for key in table.rows] == ["W1", "b1", "W2", "b2", "W3", "b3"]
+        assert table.names == ["W1", "b1", "W2", "b2", "W3", "b3"]
         assert [table.get_cell(n, "shape") for n in ("W1", "W2", "W3", "b3")] == ["784x30", "30x20", "20x10", "10"]
 
 

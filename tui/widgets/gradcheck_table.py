@@ -1,35 +1,55 @@
 """One row per parameter tensor: backprop against central differences, updated in place.
 
-The iteration the check ran at is said once, in the heading above (tui/panes/monitor.py), not on every
-row: a sampled tensor's count ("50,000/78,400") needs that room at 80 columns."""
+A canvas (tui/widgets/cell_canvas.py): a new check sends only the cells whose values changed. The
+iteration the check ran at is said once, in the heading above (tui/panes/monitor.py), not on every row:
+a sampled tensor's count ("50,000/78,400") needs that room at 80 columns."""
 from __future__ import annotations
 
+from rich.style import Style
+from rich.table import Table
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.color import Color
 
 from engine.gradcheck import GradCheckRow
+
+from .cell_canvas import CellCanvas, text_lines
 
 COLUMNS = ("param", "shape", "count", "mean|diff|", "max|diff|", "max rel", "kinks", "result")
 
 
-class GradCheckTable(DataTable):
-    can_focus = False
-
-    def on_mount(self) -> None:
-        self.cursor_type = "none"
-        self.zebra_stripes = True
-        for name in COLUMNS:
-            self.add_column(name, key=name)
+class GradCheckTable(CellCanvas):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.checked: tuple[GradCheckRow, ...] = ()
+        self.styles.height = 1
 
     def show(self, rows: tuple[GradCheckRow, ...]) -> None:
-        names = [r.name for r in rows]
-        if [str(k.value) for k in self.rows] != names:  # a new architecture: rebuild the fixed rows
-            self.clear()
-            for name in names:
-                self.add_row(*[""] * len(COLUMNS), key=name)
-        for row in rows:
-            for column, value in zip(COLUMNS, cells(row)):
-                self.update_cell(row.name, column, value, update_width=True)
+        self.checked = tuple(rows)
+        self.styles.height = 1 + len(self.checked)  # the header and a row per tensor
+        self.redraw()
+
+    def clear(self) -> None:
+        self.show(())
+
+    @property
+    def names(self) -> list[str]:
+        return [row.name for row in self.checked]
+
+    def get_cell(self, name: str, column: str):
+        row = next(row for row in self.checked if row.name == name)
+        return cells(row)[COLUMNS.index(column)]
+
+    def frame(self):
+        theme = self.app.theme_variables
+        panel, surface = (Color.parse(theme.get(name, "#333333")) for name in ("panel", "surface"))
+        table = Table(box=None, padding=(0, 1), pad_edge=True, show_edge=False, collapse_padding=True,
+                      header_style=Style(bold=True, bgcolor=panel.rich_color),
+                      row_styles=["", Style(bgcolor=surface.lighten(0.04).rich_color)])  # zebra stripes
+        for name in COLUMNS:
+            table.add_column(name, no_wrap=True)
+        for row in self.checked:
+            table.add_row(*cells(row))
+        return text_lines(table, self.app.console, *self.size)
 
 
 def cells(row: GradCheckRow) -> list:
