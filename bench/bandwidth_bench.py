@@ -284,9 +284,9 @@ def report(mode: str, flags: list[str], goal: float, r: dict, iters: int, warmup
     plotted = sum(n >= 1 for n in plots["per_second"]) / seconds
     per_plot = plots["bytes"] / plots["updates"] if plots["updates"] else float("nan")
     rows = r["plot_rows"]
-    print(f"  {mode} (python -m tui --iters {iters:,} {' '.join(flags)}): start-up {r['startup']:,} B to IDLE at {r['ready']:.1f} s\n"
+    print(f"  {mode} (python -m tui {' '.join(['--iters', str(iters), *flags])}): start-up {r['startup']:,} B to IDLE at {r['ready']:.1f} s\n"
           f"    {seconds} s from {warmup:g} s after the space key: {r['total']:,} B = {rate:.2f} KB/s mean "
-          f"({verdict(rate <= goal)} <= {goal:g} KB/s); per second median {r['median']:,.0f} B, max {r['max']:,} B "
+          f"({verdict(rate <= goal)} <= {goal:.1f} KB/s); per second median {r['median']:,.0f} B, max {r['max']:,} B "
           f"({verdict(r['max'] <= MAX_SECOND)} no second above {MAX_SECOND:,} B)\n"
           f"    status line (row {STATUS_ROW}): {status['rate'] / 1000:.2f} KB/s, "
           f"{status['updates'] / seconds:.2f} updates/s, seconds with >= 2 updates {twice:.0%}, "
