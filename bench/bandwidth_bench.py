@@ -12,11 +12,12 @@ shaped like MNIST (below), training with the app's default settings except
 --iters sets how far the curves move in a second: at 1,000,000 a braille dot of the
 loss plot at 120x40 is about 7,700 iterations, several seconds of training; a smaller
 --iters (e.g. 100,000) makes the curves move more, if training still lasts the
-warm-up and the window (the printout warns when it ended early). Everything the child writes is read by a reader thread as it comes
-and time-stamped. Once the status line says IDLE (the data has loaded) the space
-key is sent; after --warmup seconds (default 10: the first epochs, their first
-evaluations and plot rescales) bytes are counted for --seconds (default 60);
-then the child is ended (SIGTERM: it checkpoints and exits).
+warm-up and the window (the printout warns when it ended early). Everything the
+child writes is read by a reader thread as it comes and time-stamped. Once the
+status line says IDLE (the data has loaded) the space key is sent; after
+--warmup seconds (default 10: the first epochs, their first evaluations and plot
+rescales) bytes are counted for --seconds (default 60); then the child is ended
+(SIGTERM: it checkpoints and exits).
 
 Modes and goals (issue 15):
   default:  python -m tui                   mean <= 2.0 KB/s, no second above 6,000 B
@@ -28,13 +29,15 @@ nothing after it, the cursor parked at the end of a frame, and what precedes any
 move count as "other"). Row 1 is the status line; the plot area is the rows from
 the plots' titles (the row above the first frame's top) to their x labels (the row
 below the last frame's bottom), found on the screen as the window starts, rebuilt
-from the bytes so far (at IDLE the still empty frames are taller). Output comes in bursts: chunks with no gap longer than 50 ms.
-A status update is a burst that prints on row 1, a plot update one that prints on
-a plot row (one burst may be both).
+from the bytes so far (at IDLE the still empty frames are taller). Output comes
+in bursts: chunks with no gap longer than 50 ms between them. A status update is
+a burst that prints on row 1, a plot update one that prints on a plot row (one
+burst may be both).
 
 Printed per mode: the start-up bytes (spawn to IDLE: the first full frame, not in
-the figures below); over the window: total bytes, mean KB/s (1 KB = 1000 bytes),
-median and maximum bytes in one second, each with its verdict; the status line's
+the figures below); over the window: total bytes, mean KB/s (1 KB = 1000 bytes)
+and the median and maximum bytes in one second, the mean and the maximum each
+against its goal (meets / MISSES); the status line's
 bytes/s and updates/s, the share of seconds with at least two status updates and
 the longest time between two; the plot area's bytes/s, updates/s, bytes per
 update, the share of seconds with a plot update and the longest time between two;
