@@ -18,7 +18,7 @@ from textual.strip import Strip
 from tests.fakes import FAKE_CONFIG
 from tests.tui.harness import fake_app, press, run_async, running, settle
 from tui.options import UiOptions
-from tui.widgets.cell_canvas import cells, changed_pieces
+from tui.widgets.cell_canvas import changed_pieces
 
 pyte = pytest.importorskip("pyte", reason="the test extra's terminal emulator: pip install -e '.[test]'")
 
@@ -27,8 +27,8 @@ SIZE = (120, 40)
 
 # ---- the diff, terminal-free ---------------------------------------------------------------------
 
-def line(text: str, style: Style | None = None) -> list:
-    return cells(Strip([Segment(text, style)]))
+def line(text: str, style: Style | None = None) -> Strip:
+    return Strip([Segment(text, style)])
 
 
 def test_only_the_pieces_whose_cells_differ_are_sent():

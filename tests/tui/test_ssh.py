@@ -552,29 +552,34 @@ def test_serve_answers_on_loopback_and_runs_the_app(data_dir, tmp_path):
             server.wait()
 
 
-def test_plot_text_keeps_every_cell_with_fewer_style_runs():
+@pytest.mark.parametrize("theme, fewer", [("dark", 0.7), ("pro", 0.9), ("clear", 0.9)])
+def test_plot_strips_keep_every_cell_rich_would_show_with_fewer_style_runs(theme, fewer):
+    """tui/widgets/ansi_frame.py against rich's own ANSI decoding as the reference."""
+    from rich.console import Console
     from rich.text import Text
     from textual_plotext.plot import Plot
 
-    from tui.widgets.timed_plot import fewer_runs
+    from tui.widgets.ansi_frame import ansi_strips
 
     plot = Plot()
     plot.plotsize(60, 20)
     plot._set_size(60, 20)
-    plot.theme("dark")
+    plot.theme(theme)
+    plot.title("loss")
     xs = list(range(300))
-    plot.plot(xs, [1 / (x + 1) + (x % 7) / 50 for x in xs], marker="braille", color="gray")
-    plot.plot(xs, [1 / (x + 1) for x in xs], marker="braille", color="orange")
-    before = Text.from_ansi(plot.build())
-    after = fewer_runs(before)
+    plot.plot(xs, [1 / (x + 1) + (x % 7) / 50 for x in xs], marker="braille", color="gray", label="batch")
+    plot.plot(xs, [1 / (x + 1) for x in xs], marker="braille", color="orange", label="EMA")
+    picture = plot.build()
+    console = Console(width=60, color_system="truecolor")
+    reference = [list(line.render(console)) for line in Text.from_ansi(picture).split("\n", allow_blank=True)]
+    strips = ansi_strips(picture, 60, 20)
 
-    def cells(text):
-        styles = [None] * len(text.plain)
-        for span in text.spans:
-            for i in range(span.start, span.end):
-                styles[i] = span.style
-        return [(c, s.bgcolor if s else None, s.color if s and c != " " else None)
-                for c, s in zip(text.plain, styles)]
+    def cells(segments):  # what shows: a blank's foreground does not
+        return [(c, s.bgcolor if s else None, s.color if s and c != " " else None, s.bold if s else None)
+                for text, s, _ in segments for c in text]
 
-    assert cells(after) == cells(before)
-    assert len(after.spans) < 0.7 * len(before.spans)
+    for line, strip in zip(reference, strips):
+        expected = cells(line)
+        assert cells(strip)[:len(expected)] == expected and strip.cell_length == 60
+    runs = sum(len(line) for line in reference)
+    assert sum(len(list(strip)) for strip in strips) < fewer * runs

@@ -33,15 +33,15 @@ def look(char: str, style: Style | None):
     return style
 
 
-def changed_pieces(old: list[Cells], new: list[Cells], width: int, strip_width: int) -> list[tuple[int, int]]:
+def changed_pieces(old: list[Strip], new: list[Strip], width: int, strip_width: int) -> list[tuple[int, int]]:
     """(strip index, row) of every piece of `strip_width` cells whose cells differ between two frames;
-    every piece when the frames differ in size."""
+    every piece when the frames differ in size. Equal rows (most, between two frames) are skipped whole."""
     strips = range(-(-width // strip_width))
-    if len(old) != len(new) or any(len(a) != len(b) for a, b in zip(old, new)):
+    if len(old) != len(new) or any(a.cell_length != b.cell_length for a, b in zip(old, new)):
         return [(s, y) for s in strips for y in range(len(new))]
     pieces = []
     for y, (a, b) in enumerate(zip(old, new)):
-        if a != b:
+        if a != b and (a := cells(a)) != (b := cells(b)):
             pieces += [(s, y) for s in strips
                        if a[s * strip_width:(s + 1) * strip_width] != b[s * strip_width:(s + 1) * strip_width]]
     return pieces
@@ -88,7 +88,6 @@ class CellCanvas(Widget):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.lines: list[Strip] = []
-        self._cells: list[Cells] = []
         self._strips: list[CanvasStrip] = []
         self.pieces_sent = 0
 
@@ -116,9 +115,8 @@ class CellCanvas(Widget):
         lines = self.frame()
         base = self.rich_style  # the widget's colours under the frame's own (Line API strips get no other)
         lines = [line.apply_style(base) for line in lines]
-        new = [cells(line) for line in lines]
-        pieces = changed_pieces(self._cells, new, width, self.strip_width)
-        self.lines, self._cells = lines, new
+        pieces = changed_pieces(self.lines, lines, width, self.strip_width)
+        self.lines = lines
         for s, y in pieces:
             strip = self._strips[s]
             strip.refresh(Region(0, y, strip.size.width or self.strip_width, 1))

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .timed_plot import to_ascii
+from .ansi_frame import ascii_text
 
 CELL = 5  # columns per count: up to 9999 (MNIST's test classes hold about 1,000)
 NAME = 6  # columns for a class name (Fashion-MNIST's are cut: "T-shir", "Trouse", ...)
@@ -93,7 +93,7 @@ class ConfusionMatrix(Widget, can_focus=True):
         title = Text(f"confusion on {total:,} test digits at iteration {self.iteration:,}: "
                      f"{right / total:.2%} right · arrows + Enter: a cell's digits\n", style="bold")
         text = title + render_matrix(self.counts, self.class_names, self.cursor if self.has_focus else None)
-        return to_ascii(text) if self.ascii else text
+        return ascii_text(text) if self.ascii else text
 
     def on_focus(self) -> None:
         self.refresh()

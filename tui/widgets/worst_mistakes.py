@@ -5,7 +5,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ..state import MonitorState
-from .timed_plot import to_ascii
+from .ansi_frame import ascii_text
 
 COLUMN = 28  # "#1234  Sneake→Pullov 100.0%" and a gap
 
@@ -24,7 +24,7 @@ class WorstMistakes(Widget):
         if self.state is None:
             return Text("")
         text = render_worst(self.state, max(self.size.width, COLUMN), max(self.size.height - 1, 1))
-        return to_ascii(text) if self.ascii else text
+        return ascii_text(text) if self.ascii else text
 
 
 def render_worst(state: MonitorState, width: int, rows: int) -> Text:
