@@ -9,7 +9,9 @@ from collections.abc import Callable, Hashable
 from .options import UiOptions
 
 TICK = 0.1  # seconds between queue drains and redraws
-PLOT_BUDGET = 0.04  # share of the time plot redraws may take while training (they also wait --plot-interval)
+# Share of the time plot redraws may take while training (they also wait --plot-interval): both plots
+# together cost 50-70 ms a frame at 120x40 (tui/widgets/ansi_frame.py), so they redraw about once a second.
+PLOT_BUDGET = 0.07
 
 
 class RedrawPacing:
@@ -23,7 +25,6 @@ class RedrawPacing:
     def plots_due(self, cost: float, running: bool) -> bool:
         """Stale plots that took `cost` seconds to draw last time may redraw now (and count as drawn)."""
         now = self.clock()
-        # Keep plot redraws to about PLOT_BUDGET of the time while training (they cost ~50 ms each).
         if not running or now - self._last_plot >= max(self.ui.plot_interval, cost / PLOT_BUDGET):
             self._last_plot = now
             return True
