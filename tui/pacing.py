@@ -10,8 +10,8 @@ from .options import UiOptions
 
 TICK = 0.1  # seconds between queue drains and redraws
 # Share of the time plot redraws may take while training (they also wait --plot-interval): both plots
-# together cost 50-70 ms a frame at 120x40 (tui/widgets/ansi_frame.py), so they redraw about once a second.
-PLOT_BUDGET = 0.07
+# together cost 50-90 ms a frame at 120x40 (tui/widgets/ansi_frame.py), so they redraw about once a second.
+PLOT_BUDGET = 0.1
 
 
 class RedrawPacing:
@@ -25,7 +25,8 @@ class RedrawPacing:
     def plots_due(self, cost: float, running: bool) -> bool:
         """Stale plots that took `cost` seconds to draw last time may redraw now (and count as drawn)."""
         now = self.clock()
-        if not running or now - self._last_plot >= max(self.ui.plot_interval, cost / PLOT_BUDGET):
+        # (Due half a tick early: checked once a tick, a redraw a second would otherwise come every 1.1 s.)
+        if not running or now - self._last_plot >= max(self.ui.plot_interval, cost / PLOT_BUDGET) - TICK / 2:
             self._last_plot = now
             return True
         return False

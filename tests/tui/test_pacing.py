@@ -25,9 +25,13 @@ def test_plots_redraw_within_their_budget_while_training_and_at_once_otherwise()
     assert not p.plots_due(0.05, running=True)  # --plot-interval 1 s
     assert p.plots_due(0.05, running=False)  # paused: no reason to wait
     clock.now += 1.0
-    assert not p.plots_due(0.2, running=True)  # 0.2 s a redraw: at most every 0.2 / PLOT_BUDGET = 5 s
-    clock.now += 0.2 / PLOT_BUDGET
+    assert not p.plots_due(0.2, running=True)  # 0.2 s a redraw: at most every 0.2 / PLOT_BUDGET = 2 s
+    clock.now += 0.2 / PLOT_BUDGET - 1.0 - 0.1
+    assert not p.plots_due(0.2, running=True)
+    clock.now += 0.1  # (half a tick early: checked once a tick)
     assert p.plots_due(0.2, running=True)
+    clock.now += 0.96  # a second a redraw, checked every 0.1 s tick: due at the tenth tick, not the eleventh
+    assert p.plots_due(0.05, running=True)
     p.plots_now()  # a tab just shown
     assert p.plots_due(0.2, running=True)
 
