@@ -34,8 +34,8 @@ class UiOptions:
         return dataclasses.replace(self, **changes)
 
 
-# Plots every 5 s, the status line once a second (its clock has 1 s resolution), digits only on demand.
-LOW_BANDWIDTH = UiOptions(plot_interval=5.0, status_interval=1.0, preview_interval=None)
+# Plots every 5 s, the status line every 2 s (a state change at once), digits only on demand.
+LOW_BANDWIDTH = UiOptions(plot_interval=5.0, status_interval=2.0, preview_interval=None)
 
 
 def _seconds(text: str) -> float:
@@ -55,7 +55,7 @@ def _preview(text: str) -> float | None:
 def add_ui_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("display (for slow links: SSH, mosh, tmux)")
     group.add_argument("--low-bandwidth", action="store_true",
-                       help="write less to the terminal: plots every 5 s, the status line once a second, "
+                       help="write less to the terminal: plots every 5 s, the status line every 2 s, "
                        "new digits only on demand (e); the flags below override single values")
     group.add_argument("--plot-interval", type=_seconds, metavar="SECONDS",
                        help=f"redraw the plots at most this often while training (default {UiOptions.plot_interval:g})")
