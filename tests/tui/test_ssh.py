@@ -61,7 +61,7 @@ def test_low_bandwidth_preset_and_single_flags_override_it():
     assert LOW_BANDWIDTH.plot_interval >= 5 and LOW_BANDWIDTH.preview_interval is None
     options = ui_options_from_args(parse(["--low-bandwidth", "--plot-interval", "2", "--preview-interval", "30",
                                           "--ascii"]))
-    assert (options.plot_interval, options.status_interval, options.preview_interval, options.ascii) == (2, 1, 30, True)
+    assert (options.plot_interval, options.status_interval, options.preview_interval, options.ascii) == (2, 2, 30, True)
     assert ui_options_from_args(parse(["--preview-interval", "manual"])).preview_interval is None
 
 
