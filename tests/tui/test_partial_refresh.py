@@ -1,4 +1,4 @@
-"""Partial refresh (tui/widgets/cell_canvas.py): what the terminal is sent is only what changed, and the
+"""Partial refresh (tui/widgets/cell_canvas.py, chops_patch.py): what the terminal is sent is only what changed, and the
 screen it builds is cell for cell the screen a full redraw gives, through training, a rescale, the
 toggles, a theme change and a resize.
 
@@ -7,18 +7,22 @@ emulator (pyte), and compared with a second emulator fed one full redraw of the 
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 from rich.segment import Segment
 from rich.style import Style
+from textual.app import App
 from textual.drivers.headless_driver import HeadlessDriver
+from textual.geometry import Region
 from textual.strip import Strip
+from textual.widget import Widget
 
 from tests.fakes import FAKE_CONFIG
 from tests.tui.harness import fake_app, press, run_async, running, settle
 from tui.options import UiOptions
-from tui.widgets.cell_canvas import changed_pieces
+from tui.widgets.cell_canvas import changed_runs
 
 pyte = pytest.importorskip("pyte", reason="the test extra's terminal emulator: pip install -e '.[test]'")
 
@@ -31,22 +35,24 @@ def line(text: str, style: Style | None = None) -> Strip:
     return Strip([Segment(text, style)])
 
 
-def test_only_the_pieces_whose_cells_differ_are_sent():
+def test_only_the_runs_of_cells_that_differ_are_sent():
     old = [line("abcdefgh" * 3), line("x" * 24)]
     new = [line("abcdefgh" + "abcdXfgh" + "abcdefgh"), line("x" * 24)]
-    assert changed_pieces(old, new, 24, 8) == [(1, 0)]
-    assert changed_pieces(old, old, 24, 8) == []
-    assert changed_pieces(old, new[:1], 24, 8) == [(s, 0) for s in range(3)]  # another size: all of it
+    assert changed_runs(old, new, 24) == [(0, 12, 13)]
+    assert changed_runs(old, old, 24) == []
+    assert changed_runs(old, new[:1], 24) == [(0, 0, 24)]  # another size: all of it
     red = [line("abcdefgh" * 3, Style(color="red")), line("x" * 24)]
-    assert changed_pieces(old, red, 24, 8) == [(0, 0), (1, 0), (2, 0)]  # a style change is a change
+    assert changed_runs(old, red, 24) == [(0, 0, 24)]  # a style change is a change
+    apart = [line("Xbcdefgh" + "abcdefgh" + "abcdefgX"), line("xxxXxxXxxxxxxxxxxxxxxxxx")]
+    assert changed_runs(old, apart, 24) == [(0, 0, 1), (0, 23, 24), (1, 3, 7)]  # 2 cells apart: one run
 
 
 def test_a_blank_whose_only_change_cannot_be_seen_is_not_resent():
     on_black = Style(bgcolor="black")
     old = [line(" " * 8, Style(color="red", bgcolor="black"))]
-    assert changed_pieces(old, [line(" " * 8, Style(color="green", bold=True, bgcolor="black"))], 8, 8) == []
-    assert changed_pieces(old, [line(" " * 8, Style(bgcolor="white"))], 8, 8) == [(0, 0)]
-    assert changed_pieces(old, [line(" " * 8, on_black + Style(underline=True))], 8, 8) == [(0, 0)]
+    assert changed_runs(old, [line(" " * 8, Style(color="green", bold=True, bgcolor="black"))], 8) == []
+    assert changed_runs(old, [line(" " * 8, Style(bgcolor="white"))], 8) == [(0, 0, 8)]
+    assert changed_runs(old, [line(" " * 8, on_black + Style(underline=True))], 8) == [(0, 0, 8)]
 
 
 # ---- the terminal ---------------------------------------------------------------------------------
@@ -161,3 +167,33 @@ async def test_the_partially_refreshed_screen_is_the_fully_redrawn_one():
         await same_screen(pilot, terminal)
         await step(pilot, terminal, 3)
         await same_screen(pilot, terminal)
+
+
+class Row(Widget):
+    """100 cells, each its own colour: the case where Textual 8 resent a line from the left edge."""
+
+    DEFAULT_CSS = "Row { height: 1; width: 100; }"
+
+    def render_line(self, y: int) -> Strip:
+        return Strip([Segment("x", Style(color=f"color({16 + x})")) for x in range(100)], 100)
+
+
+class OneRow(App):
+    def compose(self):
+        yield Row()
+
+
+@pytest.mark.parametrize("column", [0, 50, 99])
+def test_refreshing_one_cell_sends_that_cell_wherever_it_is(column):
+    async def run():
+        app = OneRow()
+        async with app.run_test(size=(100, 3)) as pilot:
+            terminal = record(app)
+            app.query_one(Row).refresh()
+            await pilot.pause()  # (the first frame the app writes is a full one)
+            terminal.written = 0
+            app.query_one(Row).refresh(Region(column, 0, 1, 1))
+            await pilot.pause()
+            return terminal.written
+    written = asyncio.run(run())
+    assert 0 < written < 60, written  # a move, a colour, the cell and a reset (Textual 8.2.8 unpatched: up to 1,800)

@@ -32,9 +32,8 @@ def rate(samples_per_s: float) -> str:
 
 
 class StatusBar(CellCanvas):
-    """One line; a redraw sends only the cells that changed (the digits that moved), in pieces of 4 cells."""
+    """One line; a redraw sends only the cells that changed (the digits that moved)."""
 
-    strip_width = 4
     shown = Text()
 
     def __init__(self, **kwargs):
