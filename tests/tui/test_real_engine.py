@@ -84,8 +84,8 @@ async def test_real_engine_gradcheck_after_the_run_ended_is_not_ignored():
         await pilot.pause()
         before = len(notifications(app))
         await pilot.press("g")
-        await pilot.pause(0.5)
-        assert app.monitor.gradcheck or len(notifications(app)) > before
+        await wait_until(pilot, lambda: app.monitor.gradcheck or len(notifications(app)) > before,
+                         what="a check or a notice")
 
 
 @run_async
@@ -95,5 +95,4 @@ async def test_real_engine_lr_keys_before_start_compound():
         await pilot.press("right_square_bracket", "right_square_bracket")
         await pilot.press("s")
         await wait_until(pilot, lambda: app.monitor.iteration == 1, what="one step")
-        await pilot.pause(0.2)
-        assert app.trainer.config.lr == pytest.approx(0.4)
+        await wait_until(pilot, lambda: app.trainer.config.lr == pytest.approx(0.4), what="both lr steps")

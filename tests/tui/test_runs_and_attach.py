@@ -124,8 +124,8 @@ async def test_attach_follows_a_log_another_process_writes_and_steers_it(tmp_pat
             writer.stop()  # the other process ends: nothing listens any more
             log.close()
             lock.release()
-            await pilot.pause(0.3)
-            assert "read-only: no process trains it now" in status_text(app)
+            await wait_until(pilot, lambda: "read-only: no process trains it now" in status_text(app),
+                             what="the monitor to see the writer gone")
             assert app.monitor.state == "stopped"
             await press(pilot, "space")
             assert any(n.title == "Not sent" and "--resume" in str(n.message) for n in notifications(app))
@@ -206,8 +206,7 @@ async def test_an_attached_monitor_starts_over_when_a_resume_rewrites_the_log(tm
             f.write(json.dumps(event_record(ev.BatchDone(5, 0.5, 0.7, 0.1, 1000.0))) + "\n")
         await wait_until(pilot, lambda: points(app.monitor.losses)[0] == [1, 2, 3, 4, 5], what="the rewritten log")
         assert points(app.monitor.losses)[1][-1] == 0.7 and app.monitor.gradcheck_iteration is None
-        await pilot.pause(0.2)
-        assert "gradient check: press g" in screen_text(app)
+        await wait_until(pilot, lambda: "gradient check: press g" in screen_text(app), what="the stale check gone")
 
 
 @run_async
