@@ -131,6 +131,17 @@ class WeightImages:
 
 
 @dataclass(frozen=True)
+class Parameters:
+    """A copy of the network's parameters, on request (the Backprop lesson runs its layers on them)."""
+
+    iteration: int
+    sizes: tuple[int, ...]  # 784, 50, 10
+    activation: str
+    params: dict[str, np.ndarray]  # "W1", "b1", ...: read-only copies
+    source: str  # where they come from: "the live network", or a checkpoint's file name
+
+
+@dataclass(frozen=True)
 class ParamChanged:
     name: str  # "lr", "batch_size", "optimizer", "gradcheck_every" or "insight_every"
     old: object
@@ -186,7 +197,7 @@ class Failed:
 
 Event = (
     Started | BatchDone | EpochDone | Evaluated | GradCheckDone | Samples | TestPredictions | LayerStats
-    | WeightImages | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
+    | WeightImages | Parameters | ParamChanged | Paused | Resumed | Diverged | Finished | Failed | DownloadProgress
     | CheckpointSaved | WriteFailed
 )
 

@@ -85,13 +85,19 @@ class Network:
     def architecture(self) -> str:
         return "-".join(map(str, self.sizes))
 
+    @classmethod
+    def from_params(cls, sizes: Sequence[int], activation: str, params: dict[str, np.ndarray], dtype=np.float32,
+                    weight_init: str | float = 0.01) -> "Network":
+        """A network holding copies of `params` (as saved in a checkpoint), converted to `dtype`."""
+        net = object.__new__(cls)
+        net.sizes, net.activation, net.weight_init = [int(n) for n in sizes], activation, weight_init
+        net.dtype = np.dtype(dtype)
+        net._build({k: np.array(v, net.dtype) for k, v in params.items()})
+        return net
+
     def astype(self, dtype) -> "Network":
         """A copy of this network with parameters converted to `dtype`."""
-        clone = object.__new__(type(self))
-        clone.sizes, clone.activation, clone.weight_init = self.sizes, self.activation, self.weight_init
-        clone.dtype = np.dtype(dtype)
-        clone._build({k: v.astype(clone.dtype) for k, v in self.params.items()})
-        return clone
+        return type(self).from_params(self.sizes, self.activation, self.params, dtype, self.weight_init)
 
     def _input(self, x: np.ndarray) -> np.ndarray:
         return functions.as_float(x, self.dtype)  # uint8 pixels are scaled to [0, 1]

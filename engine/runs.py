@@ -56,7 +56,7 @@ class CheckpointPolicy:
     keep: int = KEEP
     every: float = CHECKPOINT_EVERY  # seconds; 0: at every epoch end
 # Images and whole-test-set predictions are not metrics (and too big); the checkpoint has the network.
-NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.DownloadProgress)
+NOT_LOGGED = (ev.Samples, ev.TestPredictions, ev.WeightImages, ev.Parameters, ev.DownloadProgress)
 BUFFERED = (ev.BatchDone, ev.LayerStats)  # frequent records, written in blocks (the others at once, durably)
 SAMPLES_FILE = "samples.npz"
 EVENTS_FILE = "events.jsonl"

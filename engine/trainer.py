@@ -118,6 +118,19 @@ class Trainer:
             raise ValueError("a trainer keeps no run of its own: say where to save the checkpoint")
         self._queue("checkpoint", path)
 
+    def request_parameters(self) -> None:
+        """Send a copy of the parameters (a Parameters event): between batches while the worker runs, at once
+        when it does not (before the start, or after the end, nothing else touches them)."""
+        if self.alive:
+            self._queue("parameters")
+        else:
+            self._do_parameters()
+
+    def _do_parameters(self) -> None:
+        net = self.network
+        params = {k: ev.frozen_copy(p) for k, p in net.params.items()}
+        self._emit(ev.Parameters(self.iteration, tuple(net.sizes), net.activation, params, "the live network"))
+
     def checkpoint(self) -> Checkpoint:
         """The state to continue from (call it from the worker, or while no worker runs)."""
         arrays, scalars = optimizer_state(self.optimizer)

@@ -21,6 +21,7 @@ from engine.config import TrainConfig
 from engine.controls import CheckpointPath, RunState, checked_setting
 from engine.dataset import Dataset, DatasetError
 from engine.gradcheck import GradCheckRow
+from engine.network import Network
 from tests.conftest import make_dataset
 
 SAMPLES_PER_S = 12_345.0  # shown as "12k samples/s"
@@ -221,6 +222,14 @@ class ScriptedTrainer:
             raise ValueError("a trainer keeps no run of its own: say where to save the checkpoint")
         self._command("checkpoint", lambda: self._emit(
             ev.CheckpointSaved(str(path(self.iteration) if callable(path) else path), self.iteration)))
+
+    def request_parameters(self) -> None:
+        """A seeded network's parameters (the scripted run trains none): the same each time, as while paused."""
+        self.calls.append("parameters")
+        net = Network(self.sizes[0], self.sizes[1:-1], self.sizes[-1], self.config.activation, "he",
+                      rng=np.random.default_rng(self.iteration))
+        self._emit(ev.Parameters(self.iteration, tuple(net.sizes), net.activation,
+                                 {k: ev.frozen_copy(p) for k, p in net.params.items()}, "the live network"))
 
     def stop(self, timeout: float = 5.0) -> bool:
         self.calls.append("stop")

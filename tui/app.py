@@ -28,7 +28,8 @@ from .messages import DatasetUnavailable
 from .notices import Notices
 from .options import UiOptions
 from .pacing import TICK, RedrawPacing
-from .panes import DigitsPane, ErrorsPane, GraphPane, LayersPane, MonitorPane, Pane, SettingsPane
+from .panes import BackpropPane, DigitsPane, ErrorsPane, GraphPane, LayersPane, MonitorPane, Pane, SettingsPane
+from .panes.backprop import BackpropBody
 from .panes.digits import WORST, cell
 from .panes.layers import LayersBody
 from .screens.confirm_screen import ConfirmScreen
@@ -85,6 +86,7 @@ class BackpropApp(App):
             yield ErrorsPane(self.ui, missing)
             yield self.layers_pane
             yield GraphPane()
+            yield BackpropPane(self.monitor, self.digits_pane, self.session.request_parameters, self.ui)
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer needs the room at 80 columns
 
     def on_mount(self) -> None:
@@ -323,7 +325,8 @@ class BackpropApp(App):
 
     def action_help(self) -> None:
         entries = [(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]
-        entries += [(b.key, b.description) for b in (*ConfusionMatrix.BINDINGS, *LayersBody.BINDINGS)]
+        entries += [(b.key, b.description) for b in (*ConfusionMatrix.BINDINGS, *LayersBody.BINDINGS,
+                                                            *BackpropBody.BINDINGS)]
         self.push_screen(HelpScreen(entries + GRAPH_HELP))
 
     async def action_quit(self) -> None:

@@ -37,6 +37,8 @@ KEYS = [
     Binding("5", "show_tab('layers')", "Layers tab: histograms, gradient norms, dead units, weight images",
             show=False),
     Binding("6", "show_tab('graph')", "Graph tab: the computational-graph lesson", show=False),
+    Binding("7", "show_tab('backprop')", "Backprop tab: the forward and backward pass through the real network, "
+            "layer by layer, on the selected digit", show=False),
     Binding("w", "worst", "Digits: the most confidently wrong test digits", show=False),
     Binding("escape", "escape", "Digits: back to all; Settings: leave the form", show=False),
 ]

@@ -23,3 +23,10 @@ class DatasetWarning:
     """Loaded, but something deserves a look (a local file that could not be verified)."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class ParametersUnavailable:
+    """No parameters to run the Backprop lesson on, and why (an attached run without a readable checkpoint)."""
+
+    reason: str

@@ -22,7 +22,7 @@ from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
 from engine.runs import ChannelProblem, LogReplaced, LogUnreadable, RecordsSkipped
 from engine.throughput import seconds_left
 
-from .messages import DatasetReady, DatasetUnavailable, DatasetWarning
+from .messages import DatasetReady, DatasetUnavailable, DatasetWarning, ParametersUnavailable
 
 
 class DataState(StrEnum):
@@ -70,6 +70,8 @@ class MonitorState:
     layers_iteration: int | None = None
     grad_norms: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)  # ... and |dW| per layer over time
     weight_images: ev.WeightImages | None = None
+    parameters: ev.Parameters | None = None  # the latest copy asked for (the Backprop lesson's)
+    parameters_missing: str = ""  # why there is none, when asking failed
     class_names: tuple[str, ...] = tuple("0123456789")
     train_size: int = 0
     message: str = ""  # the last error or warning, shown in the message bar
@@ -207,6 +209,14 @@ class MonitorState:
     def _on_GradCheckDone(self, e: ev.GradCheckDone) -> set[str]:
         self.gradcheck, self.gradcheck_iteration, self.gradcheck_seconds = e.rows, e.iteration, e.seconds
         return {"gradcheck"}
+
+    def _on_Parameters(self, e: ev.Parameters) -> set[str]:
+        self.parameters, self.parameters_missing = e, ""
+        return {"parameters"}
+
+    def _on_ParametersUnavailable(self, e: ParametersUnavailable) -> set[str]:
+        self.parameters_missing = e.reason
+        return {"parameters"}
 
     def _on_Samples(self, e: ev.Samples) -> set[str]:
         if e.probabilities.shape[1] != len(self.class_names):  # another dataset's (a run's file from elsewhere)

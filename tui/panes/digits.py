@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 
 from engine.controls import RunState
+from engine.events import Samples
 
 from ..options import UiOptions
 from ..pacing import RedrawPacing
@@ -82,6 +83,10 @@ class DigitsPane(Pane):
     def move(self, step: int) -> None:
         self.preview.move(step)
         self.refresh_probabilities()
+
+    def chosen(self, n: int) -> Samples | None:
+        """The selected digit and the next n - 1 shown (the Backprop lesson's batch)."""
+        return self.preview.chosen(n)
 
     def toggle_mistakes(self) -> None:
         self.preview.toggle_mistakes()

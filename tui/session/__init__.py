@@ -59,6 +59,9 @@ class Session(Protocol):
     def source_note(self, dataset: str) -> str | None:
         """Where `dataset` would load from on a reset, when worth saying."""
 
+    def request_parameters(self) -> None:
+        """Ask for a copy of the network's parameters: a Parameters event, or ParametersUnavailable, follows."""
+
     def reset(self, config: TrainConfig) -> None:
         """End the current run; make a new one with `config`."""
 

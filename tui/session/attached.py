@@ -2,13 +2,19 @@
 command channel (a RemoteTrainer stands for its trainer). Nothing here trains, loads or saves."""
 from __future__ import annotations
 
+import threading
+from collections import deque
 from pathlib import Path
 
+from engine.checkpoint import CheckpointError
 from engine.config import TrainConfig
 from engine.control import RemoteTrainer
 from engine.controls import RunState
+from engine.events import Parameters
 from engine.run_lock import UNNAMED
-from engine.runs import LogFollower, LogReplaced
+from engine.runs import LogFollower, LogReplaced, latest_checkpoint
+
+from ..messages import ParametersUnavailable
 
 RUN_ELSEWHERE = "Attached: a reset belongs to the process that trains this run."
 
@@ -33,6 +39,7 @@ class AttachedSession:
         self.follower = LogFollower(self.run_dir)
         self.trainer = RemoteTrainer(self.run_dir)
         self.replaying = False
+        self.events: deque = deque()  # this monitor's own: parameters read from a checkpoint
 
     def load(self) -> None:
         """Nothing to load: the run's history arrives through drain()."""
@@ -42,6 +49,8 @@ class AttachedSession:
         was_caught_up = self.follower.caught_up
         events = self.follower.poll()
         self.replaying = not was_caught_up or any(isinstance(e, LogReplaced) for e in events)
+        while self.events:
+            events.append(self.events.popleft())
         return events
 
     def ensure_started(self, paused: bool) -> bool:
@@ -50,6 +59,20 @@ class AttachedSession:
     def checkpoint(self) -> bool:
         self.trainer.request_checkpoint()  # the other process saves it (ControlError when none listens)
         return True
+
+    def request_parameters(self) -> None:
+        """The newest readable checkpoint's parameters (another process holds the live ones), read in a thread."""
+        threading.Thread(target=self._read_parameters, name="backprop-parameters", daemon=True).start()
+
+    def _read_parameters(self) -> None:
+        try:
+            checkpoint = latest_checkpoint(self.run_dir, warn=lambda message: None)
+        except CheckpointError as exc:
+            self.events.append(ParametersUnavailable(f"{exc}; press c to ask the training process for one"))
+            return
+        sizes = tuple(int(n) for n in checkpoint.architecture.split("-"))
+        self.events.append(Parameters(checkpoint.iteration, sizes, checkpoint.config.activation,
+                                      checkpoint.params, f"the checkpoint at iteration {checkpoint.iteration:,}"))
 
     def export_dir(self) -> Path | None:
         return self.run_dir

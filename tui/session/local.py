@@ -31,7 +31,7 @@ from engine.runs import (
 )
 from engine.trainer import Trainer
 
-from ..messages import DatasetReady, DatasetUnavailable, DatasetWarning
+from ..messages import DatasetReady, DatasetUnavailable, DatasetWarning, ParametersUnavailable
 
 TrainerFactory = Callable[[Dataset, TrainConfig, Callable], Trainer]
 Loader = Callable[..., Dataset]
@@ -212,6 +212,12 @@ class LocalSession:
                 self.run_log.close()
                 self.run_log = None
             self._release_run()
+
+    def request_parameters(self) -> None:
+        if self.trainer is None:
+            self.events.append(ParametersUnavailable("no network yet: the data is not loaded"))
+        else:
+            self.trainer.request_parameters()
 
     def export_dir(self) -> Path | None:
         if self.run_log is None:

@@ -123,6 +123,17 @@ class DigitPreview(Widget):
         visible = self.visible
         return int(visible[self.selected]) if len(visible) else None
 
+    def chosen(self, n: int) -> Samples | None:
+        """The selected digit and the n - 1 shown after it (fewer when fewer are shown); None without any."""
+        visible = self.visible
+        if not len(visible):
+            return None
+        picked = visible[(self.selected + np.arange(min(n, len(visible)))) % len(visible)]
+        s = self.samples
+        places = picked if s.indices is None else s.indices[picked]
+        return Samples(s.images[picked], s.labels[picked], s.predictions[picked], s.probabilities[picked],
+                       s.iteration, places)
+
     def next_page(self, step: int = 1) -> None:
         self.page = (self.page + step) % self.pages
         self.selected = min(self.page * self.page_size, max(len(self.visible) - 1, 0))

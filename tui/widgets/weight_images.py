@@ -42,10 +42,16 @@ def halve(image: np.ndarray) -> np.ndarray:
     return image[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
 
 
-def weight_text(image: np.ndarray, ascii: bool = False) -> Text:
-    """Half-size, scaled by the largest |weight|: red/blue half blocks, or (ascii) # + for positive, = - for negative."""
-    scale = float(np.abs(image).max()) or 1.0
-    levels = np.clip(np.rint(halve(image) / scale * LEVELS), -LEVELS, LEVELS).astype(int)
+def signed_levels(values: np.ndarray, biggest: float | None = None) -> np.ndarray:
+    """-LEVELS..LEVELS for values scaled by `biggest` (default: their largest |value|)."""
+    biggest = float(np.abs(values).max(initial=0)) if biggest is None else biggest
+    return np.clip(np.rint(values / (biggest or 1.0) * LEVELS), -LEVELS, LEVELS).astype(int)
+
+
+def signed_text(image: np.ndarray, ascii: bool = False, half: bool = True) -> Text:
+    """Red/blue half blocks scaled by the largest |value| (or, ascii, # + for positive, = - for negative);
+    `half`: at half size, 2x2 pixels averaged."""
+    levels = signed_levels(halve(image) if half else image, float(np.abs(image).max(initial=0)))
     if not ascii:
         return half_blocks(levels, _cell_style)
     if len(levels) % 2:
@@ -53,6 +59,11 @@ def weight_text(image: np.ndarray, ascii: bool = False) -> Text:
     pairs = np.rint((levels[0::2] + levels[1::2]) / 2).astype(int)  # two pixel rows per text row
     symbol = np.select([pairs >= 5, pairs >= 2, pairs <= -5, pairs <= -2], ["#", "+", "=", "-"], " ")
     return Text("\n".join("".join(row) for row in symbol), no_wrap=True)
+
+
+def weight_text(image: np.ndarray, ascii: bool = False) -> Text:
+    """A unit's weights at half size, scaled by the largest |weight|."""
+    return signed_text(image, ascii, half=True)
 
 
 class WeightImagesView(CellCanvas):
