@@ -152,10 +152,14 @@ def _backward_step(name: str, layer, x: np.ndarray, dout: np.ndarray, dx: np.nda
                   f"{n}×{units} summed over N={n} = {units}")
         values = {"dout": dout, "x": x, "W": layer.W, "dx": dx, "dW": layer.dW, "db": layer.db}
         zero_rows = int(np.count_nonzero(~x.any(axis=0)))
-        story = (f"{name}: dW[i, j] = Σ over the {n} digit{'s' if n > 1 else ''} of input i × the gradient at "
-                 f"output j, so an input that was 0 gets no gradient ({_count(zero_rows, 'row')} of dW "
-                 f"{'is' if zero_rows == 1 else 'are'} 0); Wᵀ sends dout back to the {d} inputs. "
-                 "The /N is already in dout, from the loss.")
+        summed = "input i × dout j" if n == 1 else f"input i × dout j summed over the N={n} digits"
+        story = (f"{name}: dW = xᵀ·dout has W's shape ({d}×{units}): the transpose lines up each input i with each "
+                 f"output j, so dW[i, j] = {summed}. An input that was 0 gets no gradient "
+                 f"({_count(zero_rows, 'row')} of dW {'is' if zero_rows == 1 else 'are'} 0). "
+                 f"dx = dout·Wᵀ sends dout back along the same weights to the {d} inputs. "
+                 "The /N came with dout, from the loss.")
+        if n == 1 and name == "Affine1":
+            story += " Each column of dW is the input times one number, dout j: every unit's gradient looks like the digit."
     else:
         shapes = (f"elementwise: {_dims(dout.shape)} → {_dims(dx.shape)}",)
         values = {"dout": dout, "dx": dx}

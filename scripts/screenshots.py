@@ -25,6 +25,8 @@ What it does:
     errors.svg        the errors tab at 80x24: confusion matrix and the worst mistakes
     layers.svg        the layers tab at 80x24: histograms, gradient norms, weight images
     graph.svg         the graph tab at 80x24, the backward pass three nodes in
+    backprop.svg      the backprop tab, 120x40, on a mistake: the loss's gradient, and "Why this digit?"
+    backprop-dw1.svg  the same lesson at Affine1's backward step, scrolled to dx and dW1 (one image per unit)
     runs.svg          the run browser, 120x40, this run and an earlier one (lr 0.02) overlaid
 
 Pilot.press waits for the process to look idle (up to ~1 s per wait, twice per
@@ -123,6 +125,7 @@ def earlier_run(folder: Path, runs: Path, config: TrainConfig) -> None:
 
 async def run(folder: Path, out: Path) -> None:
     from tui.app import BackpropApp
+    from tui.panes import BackpropPane
     from tui.session import LocalSession
 
     config = TrainConfig(iters=20_000, gradcheck_every=500)
@@ -172,6 +175,15 @@ async def run(folder: Path, out: Path) -> None:
         await shoot(pilot, app, out, "graph.svg")
 
         await pilot.resize_terminal(*SIZE)
+        await pilot.press("2", "m", "down", "7")  # the lesson on the second mistake of the preview
+        await wait_until(pilot, lambda: app.query_one(BackpropPane).lesson is not None, "the backprop lesson")
+        await pilot.press("f", "f", "f", "f", "b")  # the forward pass, then the loss's gradient
+        await shoot(pilot, app, out, "backprop.svg")
+        await pilot.press("b", "b", "b")  # back to Affine1: dx, and dW1 as one image per unit
+        app.query_one(BackpropPane).body.scroll_to(y=29, animate=False)
+        await shoot(pilot, app, out, "backprop-dw1.svg")
+        await pilot.press("m")
+
         await pilot.press("1", "o")
         await wait_until(pilot, lambda: len(getattr(app.screen, "runs", ())) == 2, "the run browser")
         await pilot.press("space", "down", "space")  # both runs marked: their curves overlaid

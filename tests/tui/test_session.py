@@ -24,7 +24,7 @@ def session(request, tmp_path):
 
 def test_the_protocol_lists_what_the_app_uses():
     assert METHODS == ["load", "drain", "ensure_started", "checkpoint", "export_dir", "connection", "quit_question",
-                       "source_note", "reset", "stop"]
+                       "source_note", "request_parameters", "reset", "stop"]
     assert ATTRIBUTES == ["config", "dataset", "trainer", "runs_dir", "write_failure", "replaying", "ended_hint",
                           "reset_refusal", "setting_refusal", "settings_from_run", "missing_views"]
 

@@ -40,3 +40,14 @@ def test_digits_tab(snap_compare):
 
 def test_help_screen(snap_compare):
     assert snap_compare(fake_app(), terminal_size=(120, 40), run_before=scripted_run, press=["question_mark"])
+
+
+async def backprop_softmax_gradient(pilot) -> None:
+    """The Backprop tab on the scripted mistake (test #5): the forward pass, then the loss's gradient."""
+    await scripted_run(pilot)
+    await press(pilot, "7")
+    await press(pilot, *["right"] * 5, "f", "f", "f", "f", "b")
+
+
+def test_backprop_tab(snap_compare):
+    assert snap_compare(fake_app(), terminal_size=(120, 40), run_before=backprop_softmax_gradient)

@@ -86,3 +86,22 @@ async def test_layers_tab_of_a_deep_network_scrolls_to_its_weight_images_at_80x2
         assert "units 1-5 of 100" in text and "unit 1 " in text and "unit 5" in text
         await press(pilot, "n")  # n still pages the units
         assert "units 6-10 of 100" in screen_text(app) and "unit 10" in screen_text(app)
+
+
+def backprop_at(*keys: str):
+    """The Backprop tab after the scripted run, its lesson stepped with `keys`."""
+    async def run_before(pilot) -> None:
+        await scripted_run(pilot)
+        await press(pilot, "7")
+        await press(pilot, *keys)  # the first press's tick asked for the parameters; they are in by now
+    return run_before
+
+
+def test_backprop_tab_80x24(snap_compare):
+    assert snap_compare(fake_app(), terminal_size=SIZE, run_before=backprop_at("f", "f", "f", "f", "b", "b", "b"))
+
+
+def test_backprop_tab_ascii_80x24(snap_compare):
+    from tui.options import UiOptions
+
+    assert snap_compare(fake_app(ui=UiOptions(ascii=True)), terminal_size=SIZE, run_before=backprop_at("a"))

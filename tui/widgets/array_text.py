@@ -38,7 +38,7 @@ def class_table(columns: dict[str, np.ndarray], class_names: tuple[str, ...], ma
     """One line per class: each named column's value, and a bar of column `bar_of` (signed: centred)."""
     name_width = max(len(n) for n in class_names)
     text = Text(no_wrap=True)
-    text.append(" " * name_width + "".join(f"{name:>10}" for name in columns) + "\n", style="dim")
+    text.append(" " * name_width + "".join(f" {name:>10}" for name in columns) + "\n", style="dim")
     bars = columns.get(bar_of) if bar_of else None
     biggest = float(np.abs(bars).max()) if bars is not None and bars.size else 0.0
     signed = bars is not None and bool((bars < 0).any())
@@ -46,7 +46,7 @@ def class_table(columns: dict[str, np.ndarray], class_names: tuple[str, ...], ma
     for c, name in enumerate(class_names):
         text.append(f"{name:>{name_width}}", style="bold" if c in marked else "")
         for values in columns.values():
-            text.append(f"{number(float(values[c])):>10}")
+            text.append(f" {number(float(values[c])):>10}")
         if bars is not None:
             share = abs(float(bars[c])) / biggest if biggest else 0.0
             if signed:
@@ -72,9 +72,10 @@ def class_table(columns: dict[str, np.ndarray], class_names: tuple[str, ...], ma
 
 
 def strip(values: np.ndarray, ascii: bool, biggest: float | None = None) -> Text:
-    """One cell per value: red/blue by sign and shade by size (or symbols); all cells of a 0 are blank."""
+    """One cell per value: red/blue by sign and shade by size (or symbols); only an exact 0 is blank ("·")."""
     biggest = float(np.abs(values).max()) if biggest is None else biggest
     levels = signed_levels(values, biggest)
+    levels = np.where((levels == 0) & (values != 0), np.sign(values).astype(int), levels)  # blank means exactly 0
     text = Text(no_wrap=True)
     if ascii:
         for level in levels.tolist():
