@@ -26,7 +26,7 @@ What it does:
     layers.svg        the layers tab at 80x24: histograms, gradient norms, weight images
     graph.svg         the graph tab at 80x24, the backward pass three nodes in
     backprop.svg      the backprop tab, 120x40, on a mistake: the loss's gradient, and "Why this digit?"
-    backprop-dw1.svg  the same lesson at Affine1's backward step, scrolled to dx and dW1 (one image per unit)
+    backprop-dw1.svg  the same lesson at 80x24, Affine1's backward step scrolled to dW1 (one image per unit)
     runs.svg          the run browser, 120x40, this run and an earlier one (lr 0.02) overlaid
 
 Pilot.press waits for the process to look idle (up to ~1 s per wait, twice per
@@ -180,8 +180,11 @@ async def run(folder: Path, out: Path) -> None:
         await pilot.press("f", "f", "f", "f", "b")  # the forward pass, then the loss's gradient
         await shoot(pilot, app, out, "backprop.svg")
         await pilot.press("b", "b", "b")  # back to Affine1: dx, and dW1 as one image per unit
-        app.query_one(BackpropPane).body.scroll_to(y=29, animate=False)
+        await pilot.resize_terminal(*SMALL)
+        await pilot.pause(0.3)
+        app.query_one(BackpropPane).body.scroll_to(y=36, animate=False)
         await shoot(pilot, app, out, "backprop-dw1.svg")
+        await pilot.resize_terminal(*SIZE)
         await pilot.press("m")
 
         await pilot.press("1", "o")
@@ -197,7 +200,13 @@ async def run(folder: Path, out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots", help="folder for the SVGs")
+    parser.add_argument("--data-only", type=Path, metavar="DIR",
+                        help="only write the 8k/2k MNIST folder into DIR (for python -m tui --data-dir DIR)")
     args = parser.parse_args()
+    if args.data_only:
+        args.data_only.mkdir(parents=True, exist_ok=True)
+        build_folder(args.data_only)
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     # Our 8k/2k split matches no published checksum by design; the loader's warning is expected.
     warnings.filterwarnings("ignore", category=UnverifiedDataWarning)

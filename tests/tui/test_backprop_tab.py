@@ -120,12 +120,12 @@ async def test_n_digits_arrows_and_the_target_class():
         await press(pilot, "minus", "minus", "minus", *["right"] * 5)  # test #5: the scripted mistake
         assert "N=1: test #5 (true 5, predicted 8, wrong)" in view_text(app)
         assert "for the true class 5" in view_text(app)
-        np.testing.assert_allclose(pane.why, expected_walk(app, start=5).input_gradient[0], rtol=1e-12)
+        np.testing.assert_allclose(pane.pixel_gradient, expected_walk(app, start=5).input_gradient[0], rtol=1e-12)
         await press(pilot, "v")
         assert "for the predicted class 8" in view_text(app)
-        np.testing.assert_allclose(pane.why, expected_walk(app, start=5, target="predictions").input_gradient[0],
+        np.testing.assert_allclose(pane.pixel_gradient, expected_walk(app, start=5, target="predictions").input_gradient[0],
                                    rtol=1e-12)
-        assert np.abs(pane.why - expected_walk(app, start=5).input_gradient[0]).max() > 1e-6  # another target
+        assert np.abs(pane.pixel_gradient - expected_walk(app, start=5).input_gradient[0]).max() > 1e-6  # another target
 
 
 @run_async

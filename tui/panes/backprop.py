@@ -90,21 +90,16 @@ class BackpropBody(VerticalScroll):
         self.pane.step(None)
 
     def action_again(self) -> None:
-        self.pane.taken = 0
-        self.pane.draw()
+        self.pane.start_again()
 
     def action_digit(self, step: int) -> None:
-        self.pane.digits.move(step)
-        self.pane.draw()
+        self.pane.next_digit(step)
 
     def action_batch(self, step: int) -> None:
-        self.pane.batch_size = BATCH_SIZES[max(0, min(len(BATCH_SIZES) - 1,
-                                                      BATCH_SIZES.index(self.pane.batch_size) + step))]
-        self.pane.draw()
+        self.pane.resize_batch(step)
 
     def action_target(self) -> None:
-        self.pane.predicted_class = not self.pane.predicted_class
-        self.pane.draw()
+        self.pane.toggle_target()
 
 
 class BackpropPane(Pane):
@@ -124,7 +119,7 @@ class BackpropPane(Pane):
         self.key: tuple | None = None  # what the lesson on screen was computed from
         self.lesson: Walk | None = None
         self.missing = ""  # why there is no lesson
-        self.why: np.ndarray | None = None  # the input gradient for "Why this digit?"'s target
+        self.pixel_gradient: np.ndarray | None = None  # d loss / d pixel of the first digit, for "Why this digit?"
         self.chosen: ev.Samples | None = None
 
     def compose(self) -> ComposeResult:
@@ -156,16 +151,32 @@ class BackpropPane(Pane):
 
     def step(self, direction: str | None) -> None:
         """One step further in `direction` (a backward step finishes the forward pass first); None: all."""
-        if self.lesson is None:
-            self.draw()
-            return
-        forward, total = self.lesson.forward_count, len(self.lesson.steps)
-        if direction == FORWARD:
-            self.taken = min(self.taken + 1, forward) if self.taken < forward else self.taken
-        elif direction == BACKWARD:
-            self.taken = min(max(self.taken, forward) + 1, total)
-        else:
-            self.taken = total
+        if self.lesson is not None:
+            forward, total = self.lesson.forward_count, len(self.lesson.steps)
+            if direction == FORWARD:
+                self.taken = min(self.taken + 1, max(self.taken, forward))
+            elif direction == BACKWARD:
+                self.taken = min(max(self.taken, forward) + 1, total)
+            else:
+                self.taken = total
+        self.draw()
+
+    def start_again(self) -> None:
+        self.taken = 0
+        self.draw()
+
+    def next_digit(self, step: int) -> None:
+        """The next (or previous) digit of the Digits tab, whose selection moves with it."""
+        self.digits.move(step)
+        self.draw()
+
+    def resize_batch(self, step: int) -> None:
+        place = BATCH_SIZES.index(self.batch_size) + step
+        self.batch_size = BATCH_SIZES[max(0, min(len(BATCH_SIZES) - 1, place))]
+        self.draw()
+
+    def toggle_target(self) -> None:
+        self.predicted_class = not self.predicted_class
         self.draw()
 
     def _refresh_lesson(self) -> bool:
@@ -188,7 +199,7 @@ class BackpropPane(Pane):
             net = lesson_network(parameters.sizes, parameters.activation, parameters.params)
             self.lesson = walk(net, self.chosen.images, self.chosen.labels, state.class_names)
             target = self.chosen.predictions[:1] if self.predicted_class else self.chosen.labels[:1]
-            self.why = walk(net, self.chosen.images[:1], target).input_gradient[0]
+            self.pixel_gradient = walk(net, self.chosen.images[:1], target).input_gradient[0]
             self.taken = min(self.taken, len(self.lesson.steps))
         return True
 
@@ -296,7 +307,9 @@ class BackpropPane(Pane):
             return Group(*(Text.assemble(f"#{i + 1} ", strip(row, self.ascii, biggest)) for i, row in
                            enumerate(values)), scale_note(values, self.ascii))
         if values.shape[0] == pixels:  # W1, dW1: one picture per unit
-            pictures = [signed_text(values[:, j].reshape(image_shape), self.ascii) for j in range(values.shape[1])]
+            biggest = float(np.abs(values).max(initial=0))  # one scale: a small gradient looks small
+            pictures = [signed_text(values[:, j].reshape(image_shape), self.ascii, biggest=biggest)
+                        for j in range(values.shape[1])]
             return Group(scale_note(values, self.ascii), images_grid(
                 pictures, [f"unit {j + 1}" for j in range(values.shape[1])], width, image_shape[1] // 2))
         if values.shape[0] == 1 and values.shape[1] == classes:
@@ -312,8 +325,8 @@ class BackpropPane(Pane):
         target = prediction if self.predicted_class else label
         which = "predicted" if self.predicted_class else "true"
         shape = chosen.images.shape[1:]
-        grid = images_grid([image(chosen.images[0], shape, self.ascii), signed_text(self.why.reshape(shape),
-                                                                                     self.ascii, half=False)],
+        gradient = signed_text(self.pixel_gradient.reshape(shape), self.ascii, half=False)
+        grid = images_grid([image(chosen.images[0], shape, self.ascii), gradient],
                            [f"test #{int(chosen.indices[0])}", f"d L / d pixel, t = {names[target]}"], width, shape[1])
         red, blue = ("+ #", "- =") if self.ascii else ("red", "blue")
         return Group(
@@ -323,5 +336,5 @@ class BackpropPane(Pane):
             Text(f"{red}: more ink there would raise the loss, making {names[target]} less likely; {blue}: more ink "
                  f"would make it more likely. True {names[label]}, predicted {names[prediction]}"
                  + ("." if label == prediction else ": a mistake.")
-                 + f" Largest |gradient|: {number(float(np.abs(self.why).max()))}.", style="italic"),
+                 + f" Largest |gradient|: {number(float(np.abs(self.pixel_gradient).max()))}.", style="italic"),
         )

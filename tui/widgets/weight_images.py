@@ -48,10 +48,11 @@ def signed_levels(values: np.ndarray, biggest: float | None = None) -> np.ndarra
     return np.clip(np.rint(values / (biggest or 1.0) * LEVELS), -LEVELS, LEVELS).astype(int)
 
 
-def signed_text(image: np.ndarray, ascii: bool = False, half: bool = True) -> Text:
-    """Red/blue half blocks scaled by the largest |value| (or, ascii, # + for positive, = - for negative);
-    `half`: at half size, 2x2 pixels averaged."""
-    levels = signed_levels(halve(image) if half else image, float(np.abs(image).max(initial=0)))
+def signed_text(image: np.ndarray, ascii: bool = False, half: bool = True, biggest: float | None = None) -> Text:
+    """Red/blue half blocks scaled by `biggest` (default: the image's largest |value|), or with `ascii`
+    # + for positive and = - for negative; `half`: at half size, 2x2 pixels averaged."""
+    biggest = float(np.abs(image).max(initial=0)) if biggest is None else biggest
+    levels = signed_levels(halve(image) if half else image, biggest)
     if not ascii:
         return half_blocks(levels, _cell_style)
     if len(levels) % 2:
