@@ -30,6 +30,7 @@ from ..widgets.array_text import (
     heat_map,
     image,
     images_grid,
+    labelled_rows,
     mask_strip,
     number,
     scale_note,
@@ -294,8 +295,8 @@ class BackpropPane(Pane):
             rows_are_digits = name not in ("W", "dW")
         if rows_are_digits:
             if name == "mask":
-                return Group(*(Text.assemble(f"#{i + 1} ", mask_strip(row, self.ascii),
-                                             f" {int(row.sum())} of {row.size} pass") for i, row in enumerate(values)))
+                return labelled_rows([mask_strip(row, self.ascii) for row in values], width,
+                                     [f"{int(row.sum())} of {row.size} pass" for row in values])
             if values.shape[1] == pixels:
                 pictures = [image(row, image_shape, self.ascii) for row in values]
                 return Group(images_grid(pictures, [f"#{i + 1}" for i in range(len(values))], width,
@@ -304,8 +305,8 @@ class BackpropPane(Pane):
                 return class_table({f"#{i + 1}": row for i, row in enumerate(values)}, self.state.class_names, {},
                                    "#1" if len(values) == 1 else None, self.ascii)
             biggest = float(np.abs(values).max(initial=0))
-            return Group(*(Text.assemble(f"#{i + 1} ", strip(row, self.ascii, biggest)) for i, row in
-                           enumerate(values)), scale_note(values, self.ascii))
+            return Group(labelled_rows([strip(row, self.ascii, biggest) for row in values], width),
+                         scale_note(values, self.ascii))
         if values.shape[0] == pixels:  # W1, dW1: one picture per unit
             biggest = float(np.abs(values).max(initial=0))  # one scale: a small gradient looks small
             pictures = [signed_text(values[:, j].reshape(image_shape), self.ascii, biggest=biggest)
@@ -315,7 +316,8 @@ class BackpropPane(Pane):
         if values.shape[0] == 1 and values.shape[1] == classes:
             return class_table({name: values[0]}, self.state.class_names, {}, name, self.ascii)
         if values.shape[0] == 1:
-            return Group(strip(values[0], self.ascii), scale_note(values, self.ascii))
+            return Group(labelled_rows([strip(values[0], self.ascii)], width, labels=[name]),
+                         scale_note(values, self.ascii))
         return Group(heat_map(values, self.ascii, width), scale_note(values, self.ascii))
 
     def why_view(self, width: int) -> RenderableType:

@@ -102,6 +102,21 @@ def mask_strip(mask: np.ndarray, ascii: bool) -> Text:
     return text
 
 
+def labelled_rows(rows: list[Text], width: int, notes: list[str] | None = None,
+                  labels: list[str] | None = None) -> Group:
+    """Strips, one per digit ("#1 ", "#2 ", ... or `labels`), each cut into lines that fit `width` (100 units
+    at 80 columns take two lines), with an optional note after each."""
+    lines = []
+    for i, row in enumerate(rows):
+        prefix = f"{labels[i] if labels else f'#{i + 1}'} "
+        cells = max(10, width - len(prefix) - 1)
+        for k, piece in enumerate(row.divide(range(cells, len(row), cells))):
+            lines.append(Text.assemble(prefix if k == 0 else " " * len(prefix), piece, no_wrap=True))
+        if notes:
+            lines[-1].append(f" {notes[i]}")
+    return Group(*lines)
+
+
 def image(values: np.ndarray, image_shape: tuple[int, ...], ascii: bool, half: bool = False) -> Text:
     """A vector as an image: grey ink for pixels (no negatives), red/blue for signed values."""
     picture = values.reshape(image_shape)
