@@ -208,3 +208,21 @@ async def test_real_engine_the_lesson_runs_on_the_live_parameters():
         for key, value in app.trainer.network.params.items():
             np.testing.assert_array_equal(app.monitor.parameters.params[key], value)
         assert "◀ backward 4/4 · Affine1" in view_text(app)
+
+
+@run_async
+async def test_parameters_that_overflow_are_shown_not_a_crash():
+    """Finite parameters can still overflow in float64 (a blown-up run's checkpoint): nan and inf are drawn."""
+    from engine import events as ev
+
+    app = fake_app()
+    async with running(app, ticking=True) as pilot:
+        pane = await open_tab(pilot)
+        p = app.monitor.parameters
+        huge = {k: (np.full(v.shape, 1e300) if k.startswith("W") else v) for k, v in p.params.items()}
+        app.session.events.append(ev.Parameters(p.iteration, p.sizes, p.activation, huge, "the live network"))
+        await wait_until(pilot, lambda: app.monitor.parameters is not p, what="the huge ones")
+        await press(pilot, "f", "f", "f", "f", "b")
+        assert not np.isfinite(pane.lesson.loss)
+        text = view_text(app)
+        assert "◀ backward 1/4 · SoftmaxWithLoss" in text and "nan" in text

@@ -207,6 +207,10 @@ class BackpropPane(Pane):
     # ---- view -------------------------------------------------------------------------------
 
     def draw(self, only_if_changed: bool = False) -> None:
+        with np.errstate(all="ignore"):  # parameters that overflow show nan and inf, as they are
+            self._draw(only_if_changed)
+
+    def _draw(self, only_if_changed: bool) -> None:
         if not self._refresh_lesson() and only_if_changed:
             return
         if self.lesson is None:

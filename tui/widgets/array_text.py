@@ -39,7 +39,7 @@ def class_table(columns: dict[str, np.ndarray], class_names: tuple[str, ...], ma
     name_width = max(len(n) for n in class_names)
     text = Text(no_wrap=True)
     text.append(" " * name_width + "".join(f" {name:>10}" for name in columns) + "\n", style="dim")
-    bars = columns.get(bar_of) if bar_of else None
+    bars = np.nan_to_num(columns[bar_of], posinf=0.0, neginf=0.0) if bar_of else None  # nan/inf: no bar
     biggest = float(np.abs(bars).max()) if bars is not None and bars.size else 0.0
     signed = bars is not None and bool((bars < 0).any())
     full, empty = BAR[ascii]
