@@ -331,12 +331,23 @@ class RunLog:
         self.forward(event)
 
     def checkpoint_path(self, iteration: int) -> Path:
-        """An automatic checkpoint's path (rotated: the newest `keep` stay)."""
+        """An automatic checkpoint's path (rotated: the newest `keep` stay).
+
+        The trainer asks for it just before it saves, so the log's buffered records are written out
+        first: a checkpoint is never ahead of the log (killed in between, a resume would leave a gap)."""
+        self._flush_before_checkpoint()
         return self.run_dir / "checkpoints" / f"ckpt-{iteration:09d}.npz"
 
     def manual_checkpoint_path(self, iteration: int) -> Path:
-        """A checkpoint asked for by hand (key c, or through the command channel): kept until deleted by hand."""
+        """A checkpoint asked for by hand (key c, or through the command channel): kept until deleted by hand.
+        The log is written out first, as for checkpoint_path."""
+        self._flush_before_checkpoint()
         return self.run_dir / "checkpoints" / f"ckpt-{iteration:09d}{MANUAL}.npz"
+
+    def _flush_before_checkpoint(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                self._flush(durable=True)
 
     def save_now(self, checkpoint: Checkpoint, manual: bool = False) -> Path:
         """Save from the caller's thread (when no worker runs, e.g. after Finished); raises OSError."""

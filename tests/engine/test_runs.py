@@ -146,6 +146,33 @@ def test_export_csv_round_trips(data_dir, tmp_path):
     assert screen == run / "screen-1.svg" and screen.read_text() == "<svg/>" and not (run.parent / "screen-1.svg").exists()
 
 
+def test_a_checkpoint_is_never_ahead_of_the_log(tmp_path, monkeypatch):
+    """The trainer asks for a checkpoint's path just before saving: the buffered batches are written first, so
+    a kill right after the save cannot leave the log short of the checkpoint (fresh-ci once saw 530 vs 521)."""
+    import types
+
+    import engine.runs as runs_module
+    from engine import events as ev
+    from engine.config import TrainConfig
+    from engine.runs import RunLog, new_run_dir
+
+    clock = types.SimpleNamespace(t=1000.0)  # frozen: nothing is flushed by time
+    monkeypatch.setattr(runs_module, "time", types.SimpleNamespace(monotonic=lambda: clock.t))
+    log = RunLog(new_run_dir(tmp_path, TrainConfig(hidden_sizes=(8,)), "16-8-10"))
+    on_disk = lambda: [r["iteration"] for r in read_events(log.run_dir)]
+    try:
+        for i in range(1, 6):
+            log(ev.BatchDone(iteration=i, epoch=i / 10, loss=1.0, lr=0.1, samples_per_s=100.0))
+        assert on_disk() == []  # buffered
+        log.checkpoint_path(5)
+        assert on_disk() == [1, 2, 3, 4, 5]
+        log(ev.BatchDone(iteration=6, epoch=0.6, loss=1.0, lr=0.1, samples_per_s=100.0))
+        log.manual_checkpoint_path(6)
+        assert on_disk() == [1, 2, 3, 4, 5, 6]
+    finally:
+        log.close()
+
+
 def test_batch_records_wait_at_most_flush_every(tmp_path, monkeypatch):
     """Batch records are written in blocks: at the first one FLUSH_EVERY after the last write; others at once."""
     import types
