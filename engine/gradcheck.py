@@ -9,8 +9,10 @@ one batched forward. Every parameter still gets its own (L(p + h) - L(p - h)) / 
 of the same loss, in float64.
 
 A ReLU whose input crosses zero inside [p - h, p + h] makes the central
-difference meaningless there (the function has a kink); such elements are
-counted as `kinks` and left out of the pass/fail decision.
+difference meaningless there (the function has a kink). Such elements are
+counted as `kinks` and checked another way: the backprop value must lie between
+the one-sided differences (L(p) - L(p - h)) / h and (L(p + h) - L(p)) / h, the
+slopes on either side (a subgradient check); `kink_failures` counts those that do not.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ H = 1e-4  # the book's step
 RTOL = 1e-4
 ATOL = 1e-7
 REL_FLOOR = 1e-8  # relative errors of gradients smaller than this are roundoff, not signal
+# A one-sided difference is off by O(h · curvature), not O(h²): a kink's bracket gets this much slack.
+KINK_RTOL = 1e-2
 CHUNK_ELEMENTS = 1 << 20  # bound on the (perturbations x batch x width) arrays of one batched forward
 
 
@@ -44,8 +48,42 @@ class GradCheckRow:
     mean_abs_diff: float
     max_abs_diff: float
     max_rel_error: float
-    kinks: int  # elements straddling a ReLU kink, left out of the statistics and of `passed`
-    passed: bool
+    kinks: int  # elements straddling a ReLU kink: left out of the statistics, checked between one-sided slopes
+    passed: bool  # every smooth element within tolerance, and every kink within its slopes
+    kink_failures: int = 0  # kinks whose backprop value lies outside their one-sided slopes
+
+
+@dataclass(frozen=True)
+class TensorCheck:
+    """One tensor's elements compared: the arrays behind a GradCheckRow (for error maps and diagnoses)."""
+
+    name: str
+    shape: tuple[int, ...]
+    flat: np.ndarray  # the elements checked (flat indices)
+    backprop: np.ndarray
+    numeric: np.ndarray  # central differences
+    kinks: np.ndarray  # bool: a ReLU input crosses zero within ±h
+    kink_ok: np.ndarray  # bool: at a kink, backprop lies between the one-sided slopes (True elsewhere)
+
+    def row(self) -> GradCheckRow:
+        """Statistics over the elements away from kinks: at a kink the central difference measures nothing."""
+        smooth = ~self.kinks
+        backprop, numeric = self.backprop[smooth], self.numeric[smooth]
+        diff = np.abs(backprop - numeric)
+        scale = np.maximum(np.maximum(np.abs(backprop), np.abs(numeric)), REL_FLOOR)
+        kink_failures = int(np.count_nonzero(~self.kink_ok))
+        return GradCheckRow(
+            name=self.name,
+            shape=self.shape,
+            count=int(np.prod(self.shape)),
+            checked=int(len(self.flat)),
+            mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
+            max_abs_diff=float(diff.max()) if diff.size else 0.0,
+            max_rel_error=float((diff / scale).max()) if diff.size else 0.0,
+            kinks=int(self.kinks.sum()),
+            passed=bool(np.all(diff <= ATOL + RTOL * np.abs(numeric))) and kink_failures == 0,
+            kink_failures=kink_failures,
+        )
 
 
 class _Forward:
@@ -73,6 +111,7 @@ class _Forward:
         self.exp = np.exp(self.pre[-1])
         self.total = self.exp.sum(axis=1)
         self.target = self.pre[-1][np.arange(len(labels)), labels]
+        self.loss = float((np.log(self.total) - self.target).mean())  # L(p): a kink's one-sided slopes need it
 
     def activate(self, a: np.ndarray) -> np.ndarray:
         return self.activation().forward(a)
@@ -125,32 +164,62 @@ def gradient_check(
     chunks; when it returns True the check stops with GradCheckCancelled.
     """
     net = network.astype(np.float64)
-    x = as_float(x, np.float64).reshape(len(x), -1)  # uint8 pixels scaled as the network does
-    labels = np.asarray(t).argmax(axis=1) if np.ndim(t) == 2 else np.asarray(t)
-    backprop = net.gradient(x, labels)
+    x, labels = check_inputs(x, t)
+    return [c.row() for c in check_tensors(net, x, labels, net.gradient(x, labels), h, sample, rng, cancelled)]
+
+
+def check_inputs(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs as float64 rows (uint8 pixels scaled as the network does) and labels as class indices."""
+    x = as_float(x, np.float64).reshape(len(x), -1)
+    return x, (np.asarray(t).argmax(axis=1) if np.ndim(t) == 2 else np.asarray(t))
+
+
+Step = Callable[[np.ndarray, float], np.ndarray]  # (parameter values, ±h) -> the step really taken
+
+
+def check_tensors(
+    net: Network,
+    x: np.ndarray,
+    labels: np.ndarray,
+    backprop: dict[str, np.ndarray],
+    h: float = H,
+    sample: int | None = None,
+    rng: np.random.Generator | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    step: Step | None = None,
+) -> list[TensorCheck]:
+    """Every tensor of the float64 `net` compared with `backprop` (a gradient per tensor, as Network.gradient
+    gives). `step` models how a perturbation is stored (the numerical gradient computed in another dtype):
+    by default exactly ±h."""
     fwd = _Forward(net, x, labels)
     rng = rng or np.random.default_rng(0)
-    rows = []
+    checks = []
     for k in range(1, len(fwd.affines) + 1):
         for name in (f"W{k}", f"b{k}"):
             param = net.params[name]
             flat = np.arange(param.size) if sample is None or sample >= param.size else np.sort(
                 rng.choice(param.size, sample, replace=False)
             )
-            numeric, kinks = _numerical(fwd, k - 1, name[0] == "W", flat, param.shape[-1], h, cancelled)
-            rows.append(_row(name, param, backprop[name].ravel()[flat], numeric, kinks))
-    return rows
+            steps = None if step is None else (step(param.ravel()[flat], h), step(param.ravel()[flat], -h))
+            numeric, kinks, kink_ok = _numerical(fwd, k - 1, name[0] == "W", flat, param.shape[-1], h, cancelled,
+                                                 backprop[name].ravel()[flat], steps)
+            checks.append(TensorCheck(name, tuple(param.shape), flat, backprop[name].ravel()[flat], numeric, kinks,
+                                      kink_ok))
+    return checks
 
 
-def _numerical(fwd: _Forward, k: int, is_weight: bool, flat: np.ndarray, width: int, h: float, cancelled):
+def _numerical(fwd: _Forward, k: int, is_weight: bool, flat: np.ndarray, width: int, h: float, cancelled,
+               backprop: np.ndarray, steps: tuple[np.ndarray, np.ndarray] | None):
     n = fwd.inputs[k].shape[0]
     if is_weight:
         rows_in, cols = np.divmod(flat, width)
         unit = fwd.inputs[k][:, rows_in].T  # d(pre-activation)/d(W[i, j]) = input[:, i]
     else:
         cols, unit = flat, np.ones((len(flat), n))
+    plus_step, minus_step = steps if steps is not None else (np.full(len(flat), h), np.full(len(flat), -h))
     numeric = np.zeros(len(flat))
     kinks = np.zeros(len(flat), dtype=bool)
+    kink_ok = np.ones(len(flat), dtype=bool)
     # A weight whose input is zero for the whole batch leaves the loss bit-for-bit unchanged.
     live = np.flatnonzero(np.any(unit != 0, axis=1))
     downstream = max([a.W.shape[1] for a in fwd.affines[k + 1 :]], default=1)
@@ -159,27 +228,14 @@ def _numerical(fwd: _Forward, k: int, is_weight: bool, flat: np.ndarray, width: 
         if cancelled():
             raise GradCheckCancelled
         idx = live[start : start + chunk]
-        plus, kink_p = fwd.perturbed_losses(k, cols[idx], h * unit[idx])
-        minus, kink_m = fwd.perturbed_losses(k, cols[idx], -h * unit[idx])
+        plus, kink_p = fwd.perturbed_losses(k, cols[idx], plus_step[idx, None] * unit[idx])
+        minus, kink_m = fwd.perturbed_losses(k, cols[idx], minus_step[idx, None] * unit[idx])
         numeric[idx] = (plus - minus) / (2 * h)
-        kinks[idx] = kink_p | kink_m
-    return numeric, kinks
-
-
-def _row(name: str, param: np.ndarray, backprop: np.ndarray, numeric: np.ndarray, kinks: np.ndarray) -> GradCheckRow:
-    """Statistics over the elements away from kinks: at a kink the difference measures nothing."""
-    smooth = ~kinks
-    backprop, numeric = backprop[smooth], numeric[smooth]
-    diff = np.abs(backprop - numeric)
-    scale = np.maximum(np.maximum(np.abs(backprop), np.abs(numeric)), REL_FLOOR)
-    return GradCheckRow(
-        name=name,
-        shape=tuple(param.shape),
-        count=int(param.size),
-        checked=int(len(kinks)),
-        mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
-        max_abs_diff=float(diff.max()) if diff.size else 0.0,
-        max_rel_error=float((diff / scale).max()) if diff.size else 0.0,
-        kinks=int(kinks.sum()),
-        passed=bool(np.all(diff <= ATOL + RTOL * np.abs(numeric))),
-    )
+        kinks[idx] = kink = kink_p | kink_m
+        if kink.any():  # the slopes on either side of p; backprop takes the one of the side p is on
+            left, right = (fwd.loss - minus[kink]) / h, (plus[kink] - fwd.loss) / h
+            low, high = np.minimum(left, right), np.maximum(left, right)
+            slack = ATOL + KINK_RTOL * np.maximum(np.abs(low), np.abs(high))
+            value = backprop[idx[kink]]
+            kink_ok[idx[kink]] = (low - slack <= value) & (value <= high + slack)
+    return numeric, kinks, kink_ok

@@ -99,6 +99,8 @@ def _shown(value) -> str:
 
 
 def _gradcheck_row(value, field: str) -> GradCheckRow:
+    if isinstance(value, dict) and "kink_failures" not in value:  # a log from before kinks were checked
+        value = {**value, "kink_failures": 0}
     row = _fields(value, field, GradCheckRow)
     shape = items(row["shape"], f"{field}.shape", 8, lambda v, f: count(v, f, 2**31))
     checked, total = count(row["checked"], f"{field}.checked"), count(row["count"], f"{field}.count")
@@ -108,7 +110,8 @@ def _gradcheck_row(value, field: str) -> GradCheckRow:
     return GradCheckRow(text(row["name"], f"{field}.name", MAX_NAME), shape, total, checked,
                         *(number(row[k], f"{field}.{k}", **loose) for k in ("mean_abs_diff", "max_abs_diff",
                                                                            "max_rel_error")),
-                        count(row["kinks"], f"{field}.kinks"), flag(row["passed"], f"{field}.passed"))
+                        count(row["kinks"], f"{field}.kinks"), flag(row["passed"], f"{field}.passed"),
+                        count(row["kink_failures"], f"{field}.kink_failures"))
 
 
 def _histogram(counts, edges, field: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
