@@ -338,14 +338,21 @@ def gradcheck(dataset: Dataset, config: TrainConfig, sample: int | None) -> int:
 def print_gradcheck(rows, title: str) -> None:
     print(title)
     print(f"  {'param':<6}{'mean|diff|':>12}{'shape':>12}{'count':>9}{'max|diff|':>12}"
-          f"{'max rel':>11}{'kinks':>7}  result")
+          f"{'max rel':>11}{'kinks':>10}  result")
     for r in rows:
         shape = "x".join(map(str, r.shape))
         checked = f"{r.count:,}" if r.checked == r.count else f"{r.checked:,}/{r.count:,}"
         print(f"  {r.name:<6}{r.mean_abs_diff:>12.3e}{shape:>12}{checked:>9}{r.max_abs_diff:>12.3e}"
-              f"{r.max_rel_error:>11.2e}{r.kinks:>7}  {'pass' if r.passed else 'FAIL'}")
+              f"{r.max_rel_error:>11.2e}{kinks(r):>10}  {'pass' if r.passed else 'FAIL'}")
     print(f"  pass: |backprop - numerical| <= {ATOL:g} + {RTOL:g} * |numerical| for every element "
-          "away from a ReLU kink")
+          "away from a ReLU kink, and at a kink backprop between the slopes on either side")
+
+
+def kinks(row) -> str:
+    """"3 ok" when every element at a ReLU kink lay between its one-sided slopes, else how many did not."""
+    if not row.kinks:
+        return "0"
+    return f"{row.kinks} ok" if not row.kink_failures else f"{row.kinks}:{row.kink_failures} bad"
 
 
 def _length(config: TrainConfig) -> str:

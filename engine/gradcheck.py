@@ -111,7 +111,8 @@ class _Forward:
         self.exp = np.exp(self.pre[-1])
         self.total = self.exp.sum(axis=1)
         self.target = self.pre[-1][np.arange(len(labels)), labels]
-        self.loss = float((np.log(self.total) - self.target).mean())  # L(p): a kink's one-sided slopes need it
+        self.sample_losses = np.log(self.total) - self.target
+        self.loss = float(self.sample_losses.mean())  # L(p): a kink's one-sided slopes need it
 
     def activate(self, a: np.ndarray) -> np.ndarray:
         return self.activation().forward(a)
@@ -134,9 +135,13 @@ class _Forward:
             kink |= np.any((col > 0) != (base > 0), axis=1)
         dz = self.activate(col) - self.activate(base)  # (P, N): the one hidden unit that changed
         W = self.affines[k + 1].W[cols]  # (P, width of layer k + 1)
-        if k + 1 == last:
-            logits = self.pre[last] + dz[:, :, None] * W[:, None, :]
-            target = self.target + dz * W[:, self.labels]
+        if k + 1 == last:  # only the (perturbation, sample) pairs whose hidden unit moved change their loss
+            moved_p, moved_n = np.nonzero(dz)
+            step = dz[moved_p, moved_n]
+            logits = self.pre[last][moved_n] + step[:, None] * W[moved_p]
+            losses = np.log(np.exp(logits).sum(axis=1)) - (self.target[moved_n] + step * W[moved_p, self.labels[moved_n]])
+            change = np.bincount(moved_p, losses - self.sample_losses[moved_n], minlength=len(cols))
+            return self.loss + change / len(self.labels), kink
         else:
             a = self.pre[k + 1] + dz[:, :, None] * W[:, None, :]
             for m in range(k + 1, last):

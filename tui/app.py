@@ -18,6 +18,7 @@ from engine import events as ev
 from engine.control import ControlError
 from engine.controls import RunState
 from engine.export import export_run
+from engine.gradcheck_lab import BUGS
 from engine.records import Skipped, plain
 
 from .controller import Controller, Verdict
@@ -28,9 +29,20 @@ from .messages import DatasetUnavailable
 from .notices import Notices
 from .options import UiOptions
 from .pacing import TICK, RedrawPacing
-from .panes import BackpropPane, DigitsPane, ErrorsPane, GraphPane, LayersPane, MonitorPane, Pane, SettingsPane
+from .panes import (
+    BackpropPane,
+    DigitsPane,
+    ErrorsPane,
+    GraphPane,
+    LabPane,
+    LayersPane,
+    MonitorPane,
+    Pane,
+    SettingsPane,
+)
 from .panes.backprop import BackpropBody
 from .panes.digits import WORST, cell
+from .panes.lab import LabBody
 from .panes.layers import LayersBody
 from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import RETRY, DatasetScreen
@@ -77,6 +89,7 @@ class BackpropApp(App):
         self.digits_pane = DigitsPane(self.monitor, self.pacing, self.ui)
         self.settings_pane = SettingsPane(lambda: self.pending)
         self.layers_pane = LayersPane(self.ui, missing)
+        self.lab_pane = LabPane(self.monitor, self.digits_pane, self.session.request_parameters, self.ui)
         yield self.status_bar
         yield self.message_bar
         with self.tabs:
@@ -87,6 +100,7 @@ class BackpropApp(App):
             yield self.layers_pane
             yield GraphPane()
             yield BackpropPane(self.monitor, self.digits_pane, self.session.request_parameters, self.ui)
+            yield self.lab_pane
         yield Footer(show_command_palette=False)  # ctrl+p still opens it; the footer needs the room at 80 columns
 
     def on_mount(self) -> None:
@@ -116,6 +130,13 @@ class BackpropApp(App):
                                     lambda action=binding.action: self.run_action(action))
         if isinstance(screen, DatasetScreen):
             yield from screen.system_commands()
+        for bug in BUGS:  # the lab's bugs by name: the palette puts one in and shows the Lab tab
+            yield SystemCommand(f"Lab: inject “{bug.title}”", "into a copy of the layers; then g checks it",
+                                lambda bug=bug: self.inject(bug))
+
+    def inject(self, bug) -> None:
+        self.action_show_tab("lab")
+        self.lab_pane.put_in(bug)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -326,7 +347,7 @@ class BackpropApp(App):
     def action_help(self) -> None:
         entries = [(b.key, self.HELP.get(b.action, b.description)) for b in self.BINDINGS]
         entries += [(b.key, b.description) for b in (*ConfusionMatrix.BINDINGS, *LayersBody.BINDINGS,
-                                                            *BackpropBody.BINDINGS)]
+                                                            *BackpropBody.BINDINGS, *LabBody.BINDINGS)]
         self.push_screen(HelpScreen(entries + GRAPH_HELP))
 
     async def action_quit(self) -> None:

@@ -39,6 +39,8 @@ KEYS = [
     Binding("6", "show_tab('graph')", "Graph tab: the computational-graph lesson", show=False),
     Binding("7", "show_tab('backprop')", "Backprop tab: the forward and backward pass through the real network, "
             "layer by layer, on the selected digit", show=False),
+    Binding("8", "show_tab('lab')", "Lab tab: inject a backprop bug into a copy, see the gradient check catch it",
+            show=False),
     Binding("w", "worst", "Digits: the most confidently wrong test digits", show=False),
     Binding("escape", "escape", "Digits: back to all; Settings: leave the form", show=False),
 ]

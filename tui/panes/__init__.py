@@ -4,9 +4,10 @@ from .backprop import BackpropPane
 from .digits import DigitsPane
 from .errors import ErrorsPane
 from .graph import GraphPane
+from .lab import LabPane
 from .layers import LayersPane
 from .monitor import MonitorPane
 from .pane import Pane
 from .settings import SettingsPane
 
-__all__ = ["BackpropPane", "DigitsPane", "ErrorsPane", "GraphPane", "LayersPane", "MonitorPane", "Pane", "SettingsPane"]
+__all__ = ["BackpropPane", "DigitsPane", "ErrorsPane", "GraphPane", "LabPane", "LayersPane", "MonitorPane", "Pane", "SettingsPane"]

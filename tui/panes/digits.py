@@ -85,7 +85,9 @@ class DigitsPane(Pane):
         self.refresh_probabilities()
 
     def chosen(self, n: int) -> Samples | None:
-        """The selected digit and the next n - 1 shown (the Backprop lesson's batch)."""
+        """The selected digit and the next n - 1 shown (the Backprop lesson's batch, the lab's)."""
+        if self.preview.samples is None and self.state.samples is not None:
+            self.draw()  # never shown yet: its digits are the latest preview's
         return self.preview.chosen(n)
 
     def toggle_mistakes(self) -> None:

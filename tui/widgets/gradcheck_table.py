@@ -57,5 +57,14 @@ def cells(row: GradCheckRow) -> list:
     result = Text("pass", style="bold green") if row.passed else Text("FAIL", style="bold red")
     return [
         Text(row.name), "x".join(map(str, row.shape)), count, f"{row.mean_abs_diff:.2e}",  # a name from a log: not markup
-        f"{row.max_abs_diff:.2e}", f"{row.max_rel_error:.1e}", str(row.kinks), result,
+        f"{row.max_abs_diff:.2e}", f"{row.max_rel_error:.1e}", kinks(row), result,
     ]
+
+
+def kinks(row: GradCheckRow) -> Text:
+    """How many elements sat at a ReLU kink, and whether each lay between its one-sided slopes."""
+    if not row.kinks:
+        return Text("0")
+    if not row.kink_failures:
+        return Text(f"{row.kinks} ok", style="green")
+    return Text(f"{row.kinks}: {row.kink_failures} bad", style="bold red")
