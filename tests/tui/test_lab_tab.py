@@ -70,27 +70,31 @@ async def test_a_bug_that_does_not_fit_says_why_and_the_palette_puts_one_in():
         assert all(f"Lab: inject “{bug.title}”" in titles for bug in BUGS)
 
 
-@run_async
-async def test_the_training_run_never_sees_a_bug():
-    """The same run trained twice from the same seed: once with every fitting bug put in and checked halfway,
-    once without; the parameters come out bit-identical."""
+async def trained_parameters(with_bugs: bool) -> dict:
+    """A short real run from a fixed seed, paused after one batch, optionally with every fitting bug put in and
+    checked, then run to its end: its final parameters."""
     from engine.trainer import Trainer
 
-    finals = []
-    for with_bugs in (False, True):
-        app = fake_app(REAL.with_changes(iters=40), loader=tiny_loader, trainer_factory=Trainer)
-        async with running(app, ticking=True) as pilot:
-            await press(pilot, "s")  # one batch, paused
-            await wait_until(pilot, lambda: app.monitor.iteration == 1, what="one batch")
-            if with_bugs:
-                pane = await open_lab(pilot)
-                await wait_until(pilot, lambda: app.monitor.samples is not None, what="digits")
-                for bug in BUGS:
-                    pane.put_in(bug)
-                    await press(pilot, "g")
-                    assert pane.bug is None or pane.result.bug is bug
-            await press(pilot, "space")
-            await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=30, what="the end")
-            finals.append({k: v.copy() for k, v in app.trainer.network.params.items()})
-    for key, value in finals[0].items():
-        np.testing.assert_array_equal(finals[1][key], value)
+    app = fake_app(REAL.with_changes(iters=40), loader=tiny_loader, trainer_factory=Trainer)
+    async with running(app, ticking=True) as pilot:
+        await press(pilot, "s")  # one batch, paused
+        await wait_until(pilot, lambda: app.monitor.iteration == 1, what="one batch")
+        if with_bugs:
+            pane = await open_lab(pilot)
+            await wait_until(pilot, lambda: app.monitor.samples is not None, what="digits")
+            for bug in BUGS:
+                pane.put_in(bug)
+                await press(pilot, "g")
+                assert pane.bug is None or pane.result.bug is bug
+        await press(pilot, "space")
+        await wait_until(pilot, lambda: app.monitor.state == "finished", timeout=30, what="the end")
+        return {k: v.copy() for k, v in app.trainer.network.params.items()}
+
+
+@run_async
+async def test_the_training_run_never_sees_a_bug():
+    """The same run trained twice from the same seed, with and without every bug put in and checked halfway:
+    the parameters come out bit-identical."""
+    plain, buggy = await trained_parameters(False), await trained_parameters(True)
+    for key, value in plain.items():
+        np.testing.assert_array_equal(buggy[key], value)
