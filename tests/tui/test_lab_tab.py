@@ -15,7 +15,7 @@ def view_text(app) -> str:
     pane = app.query_one(LabPane)
     console = Console(width=pane.body.size.width, color_system=None, legacy_windows=False)
     with console.capture() as capture:
-        console.print(pane.view.content)
+        console.print(pane.view.renderable)
     return capture.get()
 
 

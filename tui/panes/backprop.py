@@ -17,7 +17,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from engine import events as ev
 from engine.backprop_lesson import BACKWARD, FORWARD, Step, Walk, lesson_network, walk
@@ -36,6 +35,7 @@ from ..widgets.array_text import (
     scale_note,
     strip,
 )
+from ..widgets.picture import Picture
 from ..widgets.weight_images import signed_text
 from .digits import DigitsPane
 from .pane import Pane
@@ -112,7 +112,7 @@ class BackpropPane(Pane):
         self.request_parameters = request_parameters
         self.ascii = ui.ascii
         self.body = BackpropBody(self, id="backprop-body")
-        self.view = Static(id="backprop-view")
+        self.view = Picture(id="backprop-view")
         self.taken = 0  # steps shown: the forward ones first, then the backward ones
         self.batch_size = 1
         self.predicted_class = False  # "Why this digit?" for the predicted class instead of the true one
@@ -214,7 +214,7 @@ class BackpropPane(Pane):
         if not self._refresh_lesson() and only_if_changed:
             return
         if self.lesson is None:
-            self.view.update(Group(Text(self.missing, style="dim"), Text(KEYS_HINT, style="dim")))
+            self.view.show(Group(Text(self.missing, style="dim"), Text(KEYS_HINT, style="dim")))
             return
         width = max(self.body.size.width - 2, 40)
         parts: list[RenderableType] = [self.heading(), self.pipeline()]
@@ -224,7 +224,7 @@ class BackpropPane(Pane):
             parts.append(Text("Press f to run the forward pass one layer at a time (b: backward, a: all).",
                               style="italic"))
         parts += [Text(""), self.why_view(width), Text(KEYS_HINT, style="dim")]
-        self.view.update(Group(*parts))
+        self.view.show(Group(*parts))
 
     def heading(self) -> Text:
         p, chosen, names = self.state.parameters, self.chosen, self.state.class_names

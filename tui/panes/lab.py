@@ -16,7 +16,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from engine.gradcheck import TensorCheck
 from engine.gradcheck_lab import BUGS, Bug, LabResult, lab_check
@@ -26,6 +25,7 @@ from ..options import UiOptions
 from ..state import MonitorState
 from ..widgets.array_text import images_grid, labelled_rows, number, scale_note, strip
 from ..widgets.gradcheck_table import COLUMNS, cells
+from ..widgets.picture import Picture
 from ..widgets.weight_images import signed_text
 from .digits import DigitsPane
 from .pane import Pane
@@ -73,7 +73,7 @@ class LabPane(Pane):
         self.request_parameters = request_parameters
         self.ascii = ui.ascii
         self.body = LabBody(self, id="lab-body")
-        self.view = Static(id="lab-view")
+        self.view = Picture(id="lab-view")
         self.cursor = 0  # the bug the arrows are on (0: no bug)
         self.bug: Bug | None = None  # the bug put in
         self.result: LabResult | None = None
@@ -165,7 +165,7 @@ class LabPane(Pane):
         else:
             parts += [self.heading(), self.table(), self.hint(), Text(""), self.error_map(width)]
         parts.append(Text(KEYS_HINT, style="dim"))
-        self.view.update(Group(*parts))
+        self.view.show(Group(*parts))
 
     def menu(self) -> Group:
         network = self.network()

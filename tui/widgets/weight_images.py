@@ -44,7 +44,8 @@ def halve(image: np.ndarray) -> np.ndarray:
 
 def signed_levels(values: np.ndarray, biggest: float | None = None) -> np.ndarray:
     """-LEVELS..LEVELS for values scaled by `biggest` (default: their largest |value|)."""
-    values = np.nan_to_num(values, nan=0.0, posinf=np.finfo(np.float64).max, neginf=-np.finfo(np.float64).max)
+    top = np.finfo(np.float64).max
+    values = np.nan_to_num(np.asarray(values, np.float64), nan=0.0, posinf=top, neginf=-top)
     biggest = float(np.abs(values).max(initial=0)) if biggest is None or not np.isfinite(biggest) else biggest
     with np.errstate(over="ignore", invalid="ignore"):  # a blown-up value is drawn as the strongest shade
         return np.clip(np.nan_to_num(np.rint(values / (biggest or 1.0) * LEVELS)), -LEVELS, LEVELS).astype(int)
