@@ -157,3 +157,18 @@ def test_a_broken_relu_backward_fails_at_its_kinks():
     assert checks["b1"].kinks.sum() == 2
     assert not checks["b1"].kink_ok[checks["b1"].kinks].any()  # neither kink lies within its slopes
     assert checks["b1"].row().kink_failures == 2 and not checks["b1"].row().passed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_kink_of_the_correct_engine_lies_between_its_slopes(seed):
+    """Many units put within h of their kink (either side, at random distances) on random nets: every one of
+    those elements is checked at the kink, and none fails."""
+    rng = np.random.default_rng(seed)
+    net = Network(8, [6, 5], 3, "relu", weight_init="he", dtype=np.float64, rng=rng)
+    x = rng.uniform(0.2, 1.0, size=(3, 8))
+    for unit in rng.choice(6, 3, replace=False):  # hidden units of layer 1, each near its kink for one sample
+        n = rng.integers(3)
+        net.params["b1"][unit] = rng.uniform(-5e-5, 5e-5) - x[n] @ net.params["W1"][:, unit]
+    rows = gradient_check(net, x, rng.integers(0, 3, 3))
+    assert sum(r.kinks for r in rows) > 0
+    assert all(r.kink_failures == 0 and r.passed for r in rows), rows
