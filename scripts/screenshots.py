@@ -27,6 +27,7 @@ What it does:
     graph.svg         the graph tab at 80x24, the backward pass three nodes in
     backprop.svg      the backprop tab, 120x40, on a mistake: the loss's gradient, and "Why this digit?"
     backprop-dw1.svg  the same lesson at 80x24, Affine1's backward step scrolled to dW1 (one image per unit)
+    lab.svg           the lab tab, 120x40: "SoftmaxWithLoss.backward without / N" caught, with its hint and error map
     runs.svg          the run browser, 120x40, this run and an earlier one (lr 0.02) overlaid
 
 Pilot.press waits for the process to look idle (up to ~1 s per wait, twice per
@@ -186,6 +187,11 @@ async def run(folder: Path, out: Path) -> None:
         await shoot(pilot, app, out, "backprop-dw1.svg")
         await pilot.resize_terminal(*SIZE)
         await pilot.press("m")
+
+        await pilot.press("8")  # the lab: "no / N" put into a copy, and checked on three digits
+        await wait_until(pilot, lambda: app.monitor.parameters is not None, "the lab's parameters")
+        await pilot.press("down", "down", "enter", "g")
+        await shoot(pilot, app, out, "lab.svg")
 
         await pilot.press("1", "o")
         await wait_until(pilot, lambda: len(getattr(app.screen, "runs", ())) == 2, "the run browser")
