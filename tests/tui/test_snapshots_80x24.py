@@ -105,3 +105,17 @@ def test_backprop_tab_ascii_80x24(snap_compare):
     from tui.options import UiOptions
 
     assert snap_compare(fake_app(ui=UiOptions(ascii=True)), terminal_size=SIZE, run_before=backprop_at("a"))
+
+
+async def lab_with_no_n(pilot) -> None:
+    """The Lab after the scripted run: "SoftmaxWithLoss.backward without / N" put in and checked."""
+    from tui.panes import LabPane
+
+    await scripted_run(pilot)
+    await press(pilot, "8")
+    pilot.app.query_one(LabPane).clock = lambda: 0.0  # "(0 ms)": the check's time is not the picture's
+    await press(pilot, "down", "down", "enter", "g")
+
+
+def test_lab_tab_80x24(snap_compare):
+    assert snap_compare(fake_app(), terminal_size=SIZE, run_before=lab_with_no_n)
