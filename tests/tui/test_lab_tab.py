@@ -16,6 +16,7 @@ def view_text(app) -> str:
     console = Console(width=pane.body.size.width, color_system=None, legacy_windows=False)
     with console.capture() as capture:
         console.print(pane.view.renderable)
+        console.print(pane.map_view.renderable)
     return capture.get()
 
 

@@ -74,6 +74,7 @@ class LabPane(Pane):
         self.ascii = ui.ascii
         self.body = LabBody(self, id="lab-body")
         self.view = Picture(id="lab-view")
+        self.map_view = Picture(id="lab-map")  # apart: a move in the menu does not lay out 50 images again
         self.cursor = 0  # the bug the arrows are on (0: no bug)
         self.bug: Bug | None = None  # the bug put in
         self.result: LabResult | None = None
@@ -85,6 +86,7 @@ class LabPane(Pane):
     def compose(self) -> ComposeResult:
         with self.body:
             yield self.view
+            yield self.map_view
 
     def focus_target(self) -> LabBody:
         return self.body
@@ -107,7 +109,7 @@ class LabPane(Pane):
 
     def choose(self, step: int) -> None:
         self.cursor = (self.cursor + step) % (len(BUGS) + 1)
-        self.draw()
+        self.draw(with_map=False)
 
     def toggle(self) -> None:
         chosen = BUGS[self.cursor - 1] if self.cursor else None
@@ -154,8 +156,8 @@ class LabPane(Pane):
 
     # ---- view -------------------------------------------------------------------------------
 
-    def draw(self) -> None:
-        width = max(self.body.size.width - 2, 40)
+    def draw(self, with_map: bool = True) -> None:
+        """The menu, the table and the hint; with the error map unless only the menu moved."""
         parts: list[RenderableType] = [self.menu()]
         if self.note:
             parts.append(Text(self.note, style="yellow"))
@@ -164,9 +166,12 @@ class LabPane(Pane):
             parts.append(Text("Press g to check the copy" + (f" with “{self.bug.title}”" if self.bug else "")
                               + " on three digits.", style="italic"))
         else:
-            parts += [self.heading(), self.table(), self.hint(), Text(""), self.error_map(width)]
+            parts += [self.heading(), self.table(), self.hint()]
         parts.append(Text(KEYS_HINT, style="dim"))
         self.view.show(Group(*parts))
+        if with_map:
+            width = max(self.body.size.width - 2, 40)
+            self.map_view.show(Text("") if self.result is None else Group(Text(""), self.error_map(width)))
 
     def menu(self) -> Text:
         network = self.network()
