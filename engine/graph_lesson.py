@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from .layers import AddLayer, MulLayer
 
 LAYERS = {"×": MulLayer, "+": AddLayer}
-# A predicted gradient is right when it is this close to the true one (relative, or absolute near 0).
+# A gradient is the true one when it is this close to the true one (relative, or absolute near 0).
 RELATIVE_TOLERANCE = 1e-6
 ABSOLUTE_TOLERANCE = 1e-9
 
@@ -157,9 +157,9 @@ def check_inputs(example: Example, inputs: Mapping[str, object]) -> dict[str, fl
     return values
 
 
-def prediction_is_right(typed: float, right: float) -> bool:
-    """Whether a gradient the learner typed is the true one, up to rounding."""
-    return math.isclose(typed, right, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+def same_gradient(gradient: float, right: float) -> bool:
+    """Whether a gradient (a learner's prediction, or a naive pass's) is the true one, up to rounding."""
+    return math.isclose(gradient, right, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
 
 
 def backward_order(example: Example) -> tuple[Node, ...]:

@@ -16,7 +16,7 @@ from engine.graph_lesson import (
     backward_order,
     check_inputs,
     parse_value,
-    prediction_is_right,
+    same_gradient,
 )
 from engine.layers import AddLayer, MulLayer
 from tests.conftest import ROOT
@@ -147,12 +147,12 @@ def test_backward_runs_a_node_only_after_every_use_of_its_output(example):
 @pytest.mark.parametrize("typed, right", [(24, 24), (24.00001, 24), (-3.3, -3.3000000000000003), (1e-10, 0),
                                           (-5e-10, 0), (1e6 + 0.5, 1e6)])
 def test_a_prediction_within_the_tolerance_is_right(typed, right):
-    assert prediction_is_right(typed, right)
+    assert same_gradient(typed, right)
 
 
 @pytest.mark.parametrize("typed, right", [(12, 24), (24.001, 24), (3.3, -3.3), (1e-8, 0), (1e6 + 2, 1e6)])
 def test_a_prediction_outside_the_tolerance_is_wrong(typed, right):
-    assert not prediction_is_right(typed, right)
+    assert not same_gradient(typed, right)
 
 
 @pytest.mark.parametrize("text, message", [
