@@ -6,7 +6,19 @@ import sys
 
 import pytest
 
-from engine.graph_lesson import APPLE, APPLE_ORANGE, Graph, GraphInputError, check_inputs, parse_value
+from engine.graph_lesson import (
+    APPLE,
+    APPLE_ORANGE,
+    EXAMPLES,
+    REUSED,
+    Graph,
+    GraphInputError,
+    backward_order,
+    check_inputs,
+    parse_value,
+    same_gradient,
+)
+from engine.layers import AddLayer, MulLayer
 from tests.conftest import ROOT
 
 
@@ -55,8 +67,6 @@ def test_backward_takes_one_node_at_a_time_from_the_price_back():
 
 
 def test_the_graph_uses_the_projects_layers_and_a_new_input_recomputes():
-    from engine.layers import AddLayer, MulLayer
-
     graph, price, steps = run(APPLE, apple_num=4)
     assert [type(layer) for layer in graph.layers] == [MulLayer, MulLayer]
     assert [type(layer) for layer in Graph(APPLE_ORANGE).layers] == [MulLayer, MulLayer, AddLayer, MulLayer]
@@ -65,6 +75,84 @@ def test_the_graph_uses_the_projects_layers_and_a_new_input_recomputes():
     # Counts may be any finite numbers: the layers do not care.
     _, price, _ = run(APPLE, apple_num=-0.5)
     assert price == pytest.approx(-55)
+
+
+def by_hand(example, inputs) -> tuple[dict[str, float], dict[str, float]]:
+    """Every edge's value and gradient from fresh layers, called one by one as the book does by hand."""
+    layers = {node: {"×": MulLayer, "+": AddLayer}[node.op]() for node in example.nodes}
+    values = dict(inputs)
+    for node in example.nodes:
+        values[node.output] = layers[node].forward(*(values[edge] for edge in node.inputs))
+    grads = {example.output: 1.0}
+    for node in reversed(example.nodes):  # every example is listed so that this is a topological order
+        for edge, grad in zip(node.inputs, layers[node].backward(grads[node.output])):
+            grads[edge] = grads.get(edge, 0.0) + grad
+    return values, grads
+
+
+@pytest.mark.parametrize("example", EXAMPLES.values(), ids=EXAMPLES)
+@pytest.mark.parametrize("first_input", [None, 7.5, -0.25])
+def test_every_value_and_gradient_is_the_layers(example, first_input):
+    inputs = dict(example.defaults)
+    if first_input is not None:
+        inputs[example.inputs[0]] = first_input
+    values, grads = by_hand(example, inputs)
+    graph = Graph(example)
+    graph.forward(inputs)
+    assert graph.values == pytest.approx(values, rel=1e-12)
+    assert gradients(graph.backward()) == pytest.approx({k: v for k, v in grads.items() if k != example.output},
+                                                       rel=1e-12)
+
+
+def test_a_value_used_twice_adds_up_its_paths():
+    graph, c, steps = run(REUSED)
+    assert (graph.values["b"], c) == (6, 36)
+    assert [step.node.output for step in steps] == ["c", "b"]
+    times, plus = steps
+    assert times.paths == {"b": (6, 6)} and times.grads == {"b": 12}  # dc/db = b + b = 2b
+    assert plus.dout == 12
+    assert plus.paths == {"a": (12, 12)} and plus.grads == {"a": 24}  # dc/da = 2 · 12
+    _, _, steps = run(REUSED, a=-1.5)
+    assert gradients(steps) == pytest.approx({"b": -6, "a": -12})  # c = 4a², dc/da = 8a
+
+
+def test_the_naive_order_runs_a_node_before_every_use_of_its_output_has_sent_its_share():
+    graph, _, _ = run(REUSED)
+    times, plus = graph.naive_backward()
+    assert times.grads == {"b": 12}
+    assert plus.dout == 6  # only the first use of b had sent its 6
+    assert plus.grads == {"a": 12}  # not 24
+    # In a tree every value has one use: the naive order is right there.
+    for example in (APPLE, APPLE_ORANGE):
+        graph, _, steps = run(example)
+        assert gradients(graph.naive_backward()) == gradients(steps)
+
+
+@pytest.mark.parametrize("example", EXAMPLES.values(), ids=EXAMPLES)
+def test_backward_runs_a_node_only_after_every_use_of_its_output(example):
+    order = backward_order(example)
+    assert sorted(order, key=example.nodes.index) == list(example.nodes)  # each node once
+    for position, node in enumerate(order):
+        users = [user for user in example.nodes if node.output in user.inputs]
+        assert all(order.index(user) < position for user in users)
+    _, _, steps = run(example)
+    assert tuple(step.node for step in steps) == order
+    sent_to = {}
+    for step in steps:  # the gradient a node starts with is the sum of everything sent to its output
+        assert step.dout == pytest.approx(sum(sent_to.get(step.node.output, [1.0])))
+        for edge, grad in zip(step.node.inputs, step.sent):
+            sent_to.setdefault(edge, []).append(grad)
+
+
+@pytest.mark.parametrize("typed, right", [(24, 24), (24.00001, 24), (-3.3, -3.3000000000000003), (1e-10, 0),
+                                          (-5e-10, 0), (1e6 + 0.5, 1e6)])
+def test_a_prediction_within_the_tolerance_is_right(typed, right):
+    assert same_gradient(typed, right)
+
+
+@pytest.mark.parametrize("typed, right", [(12, 24), (24.001, 24), (3.3, -3.3), (1e-8, 0), (1e6 + 2, 1e6)])
+def test_a_prediction_outside_the_tolerance_is_wrong(typed, right):
+    assert not same_gradient(typed, right)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -172,13 +172,13 @@ async def test_apples_and_oranges_as_the_book():
         on_screen = screen_text(app)
         for shown in ("715", "2.2", "165", "650", "orange count"):
             assert shown in on_screen
-        await pilot.press("v")  # back to the apples, as they were left, the backward pass not yet taken
+        await pilot.press("v", "v")  # past the third example, back to the apples, as they were left, not yet taken
         assert not app.query_one("#graph-field-orange").display
         assert app.query_one("#graph-input-apple_num", Input).value == "4"
         assert edge(app, "price") == ("440", "1") and edge(app, "tax") == ("1.1", "?")
 
 
-@pytest.mark.parametrize("example_keys", [(), ("v",)])
+@pytest.mark.parametrize("example_keys", [(), ("v",), ("v", "v")])
 @run_async
 async def test_the_view_fits_the_graph_tab_of_an_80x24_terminal(example_keys):
     app = GraphApp()
@@ -206,10 +206,110 @@ async def test_keys_typed_into_an_input_are_text_and_other_keys_reach_the_app():
         assert app.recorded == ["escape", "down"]
 
 
-def test_help_lists_every_key_and_none_clashes_with_the_app():
+def test_help_lists_every_key_and_says_which_shadow_the_apps():
     keys = {key for key, _ in HELP}
-    assert keys == {"b", "a", "z", "v", "escape"}
+    assert keys == {"b", "a", "z", "v", "o", "p", "escape"}
     app_keys = {key.strip() for binding in BackpropApp.BINDINGS for key in binding.key.split(",")}
-    # Esc only acts from one of the widget's inputs; otherwise it is the app's.
-    assert not (keys - {"escape"}) & app_keys
-    assert all(description for _, description in HELP)
+    # Esc only acts from one of the widget's inputs; otherwise it is the app's. o and p are the app's too
+    # (runs, previous page), shadowed while the graph has focus: their help says so.
+    assert (keys - {"escape"}) & app_keys == {"o", "p"}
+    assert all(description.endswith("(the graph)") for key, description in HELP if key != "escape")
+
+
+# ---- a value used twice, the naive order, predict mode ---------------------------------------------------
+
+async def to_reused(pilot) -> None:
+    await pilot.press("v", "v")
+    assert "One value used twice" in text(pilot.app, "#graph-heading")
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_a_value_used_twice_adds_up_both_paths(size):
+    app = GraphApp()
+    async with app.run_test(size=size) as pilot:
+        await to_reused(pilot)
+        assert app.query_one("#graph-field-a").display and not app.query_one("#graph-field-apple").display
+        assert edge(app, "a") == ("3", "?") and edge(app, "c") == ("36", "1")
+        drawing = text(app, "#graph-drawing")
+        assert drawing.count("┬") == 2 and drawing.count("└") == 2  # a and b each fork into their node
+        await pilot.press("b")
+        assert text(app, "#graph-step") == "× uses b twice, each use gets 1 × the other b: d b = 6 + 6 = 12"
+        assert highlighted_box(app) == "× (row 5)"
+        await pilot.press("b")
+        assert text(app, "#graph-step") == "+ uses a twice and passes 12 back along each: d a = 12 + 12 = 24"
+        assert edge(app, "a") == ("3", "24")
+        assert "backward 2/2 nodes · in red: d c / d edge" in text(app, "#graph-heading")
+        for shown in ("36", "24", "12 + 12 = 24"):
+            assert shown in screen_text(app)
+        await enter(pilot, "a", "-1.5")  # c = 4a², dc/da = 8a
+        assert edge(app, "a") == ("-1.5", "-12") and edge(app, "c") == ("9", "1")
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_the_naive_order_marks_what_it_gets_wrong(size):
+    app = GraphApp()
+    async with app.run_test(size=size) as pilot:
+        await to_reused(pilot)
+        await pilot.press("o", "a")
+        assert "naive order" in text(app, "#graph-heading")
+        assert edge(app, "a") == ("3", "12✗")  # not 24
+        assert "(reverse topological order)" in text(app, "#graph-order")
+        assert text(app, "#graph-step").startswith("✗ too early: + ran with d b = 6, not 12")
+        assert "12✗" in screen_text(app)
+        await pilot.press("o")  # back to the right order, where it was
+        assert edge(app, "a") == ("3", "24") and "✗" not in text(app, "#graph-drawing")
+        assert not app.query_one("#graph-order").display
+        await pilot.press("v", "o")  # apples: every value is used once, so the naive order is right
+        await pilot.press("a")
+        assert edge(app, "apple price") == ("100", "3.3")
+        assert "nothing goes wrong" in text(app, "#graph-order")
+
+
+async def answer(pilot, typed: str) -> None:
+    assert pilot.app.focused is pilot.app.query_one("#graph-answer", Input)
+    await pilot.press(*typed, "enter")
+
+
+@pytest.mark.parametrize("size", SIZES)
+@run_async
+async def test_predict_mode_checks_each_guess_before_it_is_shown(size):
+    app = GraphApp()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("p", "b")  # the tax node: asks for d apples, then d tax
+        assert "predicting" in text(app, "#graph-heading")
+        assert "Predict d apples" in str(app.query_one("#graph-question").render())
+        assert edge(app, "tax") == ("1.1", "?")  # not shown before it is guessed
+        await answer(pilot, "1.1000001")  # within the tolerance
+        assert "Predict d tax" in str(app.query_one("#graph-question").render())
+        await answer(pilot, "301")  # outside it
+        assert text(app, "#graph-verdict") == "✓ d apples: you typed 1.1000001, right · ✗ d tax: you typed 301, it is 300"
+        assert edge(app, "tax") == ("1.1", "300") and "backward 1/2 nodes" in text(app, "#graph-heading")
+        assert app.focused is app.query_one(ComputationalGraph)
+        assert not app.query_one("#graph-predict").display
+
+
+@run_async
+async def test_predict_mode_keeps_the_learners_place():
+    app = GraphApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_reused(pilot)
+        await pilot.press("p", "b")
+        await answer(pilot, "twelve")
+        assert text(app, "#graph-verdict") == "not a number: 'twelve'"
+        assert "Predict d b" in str(app.query_one("#graph-question").render())  # asked again
+        await pilot.press("escape")  # away from the question, the step not taken
+        assert app.focused is app.query_one(ComputationalGraph) and app.recorded == []
+        assert "backward 0/2 nodes" in text(app, "#graph-heading")
+        await pilot.press("b")  # the same question again
+        box = app.query_one("#graph-answer", Input)
+        box.value = ""
+        await answer(pilot, "12")
+        assert text(app, "#graph-verdict") == "✓ d b: you typed 12, right"
+        await pilot.press("b")
+        await answer(pilot, "12")  # the one path, not the sum of both
+        assert text(app, "#graph-verdict") == "✗ d a: you typed 12, it is 24"
+        assert edge(app, "a") == ("3", "24")
+        await pilot.press("p", "z", "b")  # predict mode off: b steps again
+        assert "backward 1/2 nodes" in text(app, "#graph-heading") and not app.query_one("#graph-predict").display
