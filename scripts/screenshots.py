@@ -25,6 +25,7 @@ What it does:
     errors.svg        the errors tab at 80x24: confusion matrix and the worst mistakes
     layers.svg        the layers tab at 80x24: histograms, gradient norms, weight images
     graph.svg         the graph tab at 80x24, the backward pass three nodes in
+    graph-reuse.svg   the graph tab at 80x24: b = a + a, c = b · b, the whole backward pass (d a = 12 + 12)
     backprop.svg      the backprop tab, 120x40, on a mistake: the loss's gradient, and "Why this digit?"
     backprop-dw1.svg  the same lesson at 80x24, Affine1's backward step scrolled to dW1 (one image per unit)
     lab.svg           the lab tab, 120x40: "SoftmaxWithLoss.backward without / N" caught, with its hint and error map
@@ -174,6 +175,8 @@ async def run(folder: Path, out: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("b", "b", "b")  # the backward pass three nodes in
         await shoot(pilot, app, out, "graph.svg")
+        await pilot.press("v", "v", "a")  # the third example: a value used twice, its two paths added up
+        await shoot(pilot, app, out, "graph-reuse.svg")
 
         await pilot.resize_terminal(*SIZE)
         await pilot.press("2", "m", "down", "7")  # the lesson on the second mistake of the preview
