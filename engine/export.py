@@ -1,9 +1,10 @@
-"""Export a run's metrics for pandas: one row per iteration, and one per grad-check tensor.
+"""Export a run's metrics for pandas, trackio and spreadsheets: one row per step, and one per grad-check tensor.
 
-metrics.csv / metrics.jsonl: iteration, epoch, loss, lr, train_acc, test_acc (empty / null
-where a row has no such value: accuracy exists only where an evaluation ran).
-gradcheck.csv / gradcheck.jsonl: iteration, name, shape, count, checked, mean_abs_diff,
-max_abs_diff, max_rel_error, kinks, passed.
+metrics.csv / metrics.jsonl: step, epoch, loss, lr, train_acc, test_acc (empty / null where a row has no
+such value: accuracy exists only where an evaluation ran). The iteration is called `step`, the name
+trackio's import_csv requires and TensorBoard and W&B use; every other column is a number.
+gradcheck.csv / gradcheck.jsonl: step, name, shape, count, checked, mean_abs_diff, max_abs_diff,
+max_rel_error, kinks, kink_failures, passed.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from .atomic import write_bytes_atomic
 from .records import Skipped
 from .runs import read_events
 
-METRICS = ("iteration", "epoch", "loss", "lr", "train_acc", "test_acc")
-GRADCHECK = ("iteration", "name", "shape", "count", "checked", "mean_abs_diff", "max_abs_diff",
-             "max_rel_error", "kinks", "passed")
+METRICS = ("step", "epoch", "loss", "lr", "train_acc", "test_acc")
+GRADCHECK = ("step", "name", "shape", "count", "checked", "mean_abs_diff", "max_abs_diff",
+             "max_rel_error", "kinks", "kink_failures", "passed")
 
 
 def tables(run_dir: Path, skipped: Skipped | None = None) -> tuple[list[dict], list[dict]]:
@@ -30,7 +31,7 @@ def tables(run_dir: Path, skipped: Skipped | None = None) -> tuple[list[dict], l
         kind = record["event"]
         if kind in ("BatchDone", "EpochDone", "Evaluated"):
             row = metrics.setdefault(record["iteration"], dict.fromkeys(METRICS))
-            row["iteration"] = record["iteration"]
+            row["step"] = record["iteration"]
             if kind == "BatchDone":
                 row.update(epoch=record["epoch"], loss=record["loss"], lr=record["lr"])
             else:
@@ -39,7 +40,7 @@ def tables(run_dir: Path, skipped: Skipped | None = None) -> tuple[list[dict], l
                     row["epoch"] = record["epoch"]
         elif kind == "GradCheckDone":
             for r in record["rows"]:
-                gradcheck.append({"iteration": record["iteration"], **{k: r[k] for k in GRADCHECK[1:]},
+                gradcheck.append({"step": record["iteration"], **{k: r[k] for k in GRADCHECK[1:]},
                                   "shape": "x".join(map(str, r["shape"]))})
     return [metrics[i] for i in sorted(metrics)], gradcheck
 

@@ -130,20 +130,36 @@ def test_export_csv_round_trips(data_dir, tmp_path):
         rows = list(csv.DictReader(f))
     records = list(read_events(run))
     losses = {r["iteration"]: r["loss"] for r in records if r["event"] == "BatchDone"}
-    assert [int(r["iteration"]) for r in rows] == list(range(0, 31))
-    assert all(float(r["loss"]) == losses[int(r["iteration"])] for r in rows[1:])
+    assert [int(r["step"]) for r in rows] == list(range(0, 31))
+    assert all(float(r["loss"]) == losses[int(r["step"])] for r in rows[1:])
     scored = {r["iteration"]: r["test_acc"] for r in records if r["event"] in ("EpochDone", "Evaluated")}
-    assert {int(r["iteration"]): float(r["test_acc"]) for r in rows if r["test_acc"]} == scored
+    assert {int(r["step"]): float(r["test_acc"]) for r in rows if r["test_acc"]} == scored
     with open(run / "gradcheck.csv") as f:
         checks = list(csv.DictReader(f))
-    assert [(c["iteration"], c["name"]) for c in checks] == [
+    assert [(c["step"], c["name"]) for c in checks] == [
         (str(i), n) for i in (15, 30) for n in ("W1", "b1", "W2", "b2")]
     assert all(c["passed"] == "True" and float(c["mean_abs_diff"]) < 1e-8 for c in checks)
     (jsonl,) = [p for p in export_run(run, "jsonl") if p.name == "metrics.jsonl"]
-    assert [json.loads(line)["iteration"] for line in jsonl.read_text().splitlines()] == list(range(0, 31))
+    assert [json.loads(line)["step"] for line in jsonl.read_text().splitlines()] == list(range(0, 31))
     assert np.isfinite([float(r["loss"]) for r in rows[1:]]).all()
     *_, screen = export_run(run, "csv", {"../screen-1.svg": "<svg/>"})  # a file beside them, never outside
     assert screen == run / "screen-1.svg" and screen.read_text() == "<svg/>" and not (run.parent / "screen-1.svg").exists()
+
+
+def test_the_metrics_csv_imports_into_pandas_as_trackio_wants_it(data_dir, tmp_path):
+    """trackio.import_csv needs a "step" column (an optional "timestamp") and takes every other column as a
+    metric, so each must be a number; pandas reads it with those dtypes, one row per step."""
+    pandas = pytest.importorskip("pandas")
+    assert train(data_dir, tmp_path / "runs", "--iters", "20", "--gradcheck-every", "10") == 0
+    run = only_run(tmp_path / "runs")
+    assert main(["export", str(run), "--csv"]) == 0
+    frame = pandas.read_csv(run / "metrics.csv")
+    assert list(frame.columns) == ["step", "epoch", "loss", "lr", "train_acc", "test_acc"]
+    assert frame["step"].is_unique and frame["step"].is_monotonic_increasing and frame["step"].dtype.kind == "i"
+    assert all(frame[c].dtype.kind == "f" for c in frame.columns if c != "step")
+    assert frame["loss"].notna().sum() == 20 and frame["test_acc"].notna().sum() >= 2
+    checks = pandas.read_csv(run / "gradcheck.csv")
+    assert list(checks["step"]) == [10] * 4 + [20] * 4 and checks["kink_failures"].dtype.kind == "i"
 
 
 def test_a_checkpoint_is_never_ahead_of_the_log(tmp_path, monkeypatch):

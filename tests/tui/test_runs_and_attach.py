@@ -80,7 +80,7 @@ async def test_x_exports_metrics_and_the_screen_into_the_run(tmp_path):
         (run,) = list(tmp_path.iterdir())
         with open(run / "metrics.csv") as f:
             rows = list(csv.DictReader(f))
-        assert [int(r["iteration"]) for r in rows] == list(range(0, 31))
+        assert [int(r["step"]) for r in rows] == list(range(0, 31))
         assert (run / "screen-000000030.svg").read_text().startswith("<svg")
 
 
