@@ -102,6 +102,10 @@ def serve(argv: list[str], host: str, port: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["show"]:  # python -m tui show RUN: print a run once, no app
+        from .show import main as show
+
+        return show(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
