@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,  # --serve passes the other flags on to each browser's app: no --serv, --po
         prog="python -m tui",
         description="Train a from-scratch NumPy network and watch it live. Press ? in the app for every key.",
+        epilog="python -m tui show RUN [--width W] [--height H] [--ascii] prints a run's plots and last "
+               "gradient check once (python -m tui show --help).",
     )
     add_training_options(parser)
     add_run_options(parser)
