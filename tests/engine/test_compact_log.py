@@ -155,7 +155,7 @@ def test_export_writes_a_row_per_batch_from_a_compact_log(run_dir):
     (metrics, *_) = export_run(run_dir, "csv")
     with open(metrics) as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["iteration"]) for r in rows] == list(range(1, 31))
+    assert [int(r["step"]) for r in rows] == list(range(1, 31))
     assert [float(r["loss"]) for r in rows] == [as_float32(b.loss) for b in batches]
     assert [float(r["epoch"]) for r in rows] == pytest.approx([b.epoch for b in batches], abs=1e-9)
     assert rows[19]["test_acc"] == "0.4" and not rows[20]["test_acc"]
