@@ -4,7 +4,7 @@ Everything on screen is fixed: the losses, accuracies, digits and grad-check
 rows come from ScriptedTrainer, samples/s is a constant, and the run is paused
 when the picture is taken, so the elapsed clock reads 0:00 and the ETA "-".
 Regenerate after an intended UI change with:
-    .venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update
+    .venv/bin/python -m pytest -n 0 tests/tui/test_snapshots.py --snapshot-update
 """
 from __future__ import annotations
 

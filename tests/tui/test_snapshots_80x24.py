@@ -5,7 +5,7 @@ it carries at this size: the Settings form whole (labels uncut, all twelve field
 heading with its unit count and the labels under the images, the confusion matrix and its heading, the
 worst mistakes as digits with their count, the graph lesson, and the run browser. (The help dialog
 scrolls: its snapshot is test_snapshots.py's, at 120x40.) Regenerate after an intended UI change with:
-    .venv/bin/python -m pytest tests/tui/test_snapshots_80x24.py --snapshot-update
+    .venv/bin/python -m pytest -n 0 tests/tui/test_snapshots_80x24.py --snapshot-update
 """
 from __future__ import annotations
 
