@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,6 +66,7 @@ class TensorCheck:
     kinks: np.ndarray  # bool: a ReLU input crosses zero within ±h
     kink_ok: np.ndarray  # bool: at a kink, backprop lies between the one-sided slopes (True elsewhere)
 
+    @cached_property
     def row(self) -> GradCheckRow:
         """Statistics over the elements away from kinks: at a kink the central difference measures nothing."""
         smooth = ~self.kinks
@@ -170,7 +172,7 @@ def gradient_check(
     """
     net = network.astype(np.float64)
     x, labels = check_inputs(x, t)
-    return [c.row() for c in check_tensors(net, x, labels, net.gradient(x, labels), h, sample, rng, cancelled)]
+    return [c.row for c in check_tensors(net, x, labels, net.gradient(x, labels), h, sample, rng, cancelled)]
 
 
 def check_inputs(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -226,7 +226,7 @@ def _agrees(f: Callable[[np.ndarray], float], gradient: np.ndarray, a: np.ndarra
 
 def diagnose(checks: tuple[TensorCheck, ...], layer_checks: dict[str, bool], n: int) -> str:
     """One line naming the likely cause, from which tensors fail, by how much, and which layer's own check fails."""
-    passed = {c.name: c.row().passed for c in checks}
+    passed = {c.name: c.row.passed for c in checks}
     failing = [name for name, ok in passed.items() if not ok]
     if not failing:
         return "Every tensor passes: backprop agrees with the numerical gradient."

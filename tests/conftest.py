@@ -93,6 +93,18 @@ def mnist_folder(folder: Path, dataset: Dataset) -> Path:
     return folder
 
 
+def trained_like(hidden=(50,), activation="relu", seed=0):
+    """A float32 784-...-10 network with non-zero biases (a trained one's are), as the app's parameters are."""
+    from engine.network import Network
+
+    rng = np.random.default_rng(seed)
+    net = Network(784, hidden, 10, activation, "he", rng=rng)
+    for key, p in net.params.items():
+        if key.startswith("b"):
+            p[...] = rng.normal(0, 0.1, p.shape)
+    return net
+
+
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     """A folder of the four MNIST files (IDX, gzip) holding 400 + 100 toy digits of 28x28."""

@@ -7,7 +7,7 @@ import pytest
 
 from engine.backprop_lesson import BACKWARD, FORWARD, input_gradient, lesson_network, walk
 from engine.functions import numerical_gradient
-from engine.network import Network
+from tests.conftest import trained_like
 
 
 def digits(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -15,14 +15,6 @@ def digits(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n)
 
 
-def trained_like(hidden=(50,), activation="relu", seed=0) -> Network:
-    """A float32 network with non-zero biases (a trained one's are), as the app's parameters are."""
-    rng = np.random.default_rng(seed)
-    net = Network(784, hidden, 10, activation, "he", rng=rng)
-    for key, p in net.params.items():
-        if key.startswith("b"):
-            p[...] = rng.normal(0, 0.1, p.shape)
-    return net
 
 
 def by_layer(steps, direction):

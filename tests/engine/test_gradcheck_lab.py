@@ -9,17 +9,7 @@ from engine.gradcheck import gradient_check
 from engine.gradcheck_lab import BUGS, BY_KEY, lab_check, with_bug
 from engine.layers import ReLU
 from engine.network import Network
-from tests.conftest import SHARED_MNIST
-
-
-def network(hidden=(50,), activation="relu", seed=0) -> Network:
-    """A float32 784-...-10 network with non-zero biases, as a trained one has."""
-    rng = np.random.default_rng(seed)
-    net = Network(784, hidden, 10, activation, "he", rng=rng)
-    for key, p in net.params.items():
-        if key.startswith("b"):
-            p[...] = rng.normal(0, 0.1, p.shape)
-    return net
+from tests.conftest import SHARED_MNIST, trained_like
 
 
 def random_digits(seed=1, n=3):
@@ -63,7 +53,7 @@ CASES = [((50,), "relu"), ((50, 50), "relu"), ((50,), "sigmoid")]
 @pytest.mark.parametrize("data", ["random", "real"])
 @pytest.mark.parametrize("hidden, activation", CASES)
 def test_each_bug_is_caught_on_exactly_the_tensors_it_breaks(data, hidden, activation):
-    net = network(hidden, activation)
+    net = trained_like(hidden, activation)
     x, t = random_digits() if data == "random" else real_digits()
     tried = 0
     for bug in BUGS:
@@ -71,14 +61,14 @@ def test_each_bug_is_caught_on_exactly_the_tensors_it_breaks(data, hidden, activ
             continue
         tried += 1
         result = lab_check(net, x, t, bug)
-        failing = {c.name for c in result.checks if not c.row().passed}
+        failing = {c.name for c in result.checks if not c.row.passed}
         assert failing == affected(bug.key, net), bug.key
         assert not result.hint.startswith("Every tensor passes")  # it says what failed
     assert tried >= 6
 
 
 def test_the_hints_name_the_cause():
-    net, (x, t) = network(), random_digits()
+    net, (x, t) = trained_like(), random_digits()
     hint = lambda key, net=net: lab_check(net, x, t, BY_KEY[key]).hint
     assert "SoftmaxWithLoss" in hint("no-n") and "/ N is missing" in hint("no-n") and "N = 3" in hint("no-n")
     assert "SoftmaxWithLoss" in hint("softmax-axis")
@@ -87,32 +77,32 @@ def test_the_hints_name_the_cause():
     assert "twice" in hint("twice") and "two backward passes" in hint("twice")
     assert "integer array" in hint("numeric-int")
     assert "numerical side" in hint("numeric-float16")
-    deep = network((50, 50))
+    deep = trained_like((50, 50))
     assert "Affine2" in hint("affine-no-transpose", deep) and "W2, b2, W3, b3 pass" in hint("affine-no-transpose", deep)
-    sigmoid = network(activation="sigmoid")
+    sigmoid = trained_like(activation="sigmoid")
     assert "Sigmoid1" in hint("sigmoid-input", sigmoid)
 
 
 def test_bugs_that_do_not_fit_the_network_say_why():
-    relu, sigmoid = network(), network(activation="sigmoid")
+    relu, sigmoid = trained_like(), trained_like(activation="sigmoid")
     assert "Sigmoid" in BY_KEY["sigmoid-input"].applies_to(relu)
     assert "ReLU" in BY_KEY["relu-mask"].applies_to(sigmoid)
     assert "square" in BY_KEY["affine-no-transpose"].applies_to(relu)
-    assert BY_KEY["affine-no-transpose"].applies_to(network((50, 50))) is None
+    assert BY_KEY["affine-no-transpose"].applies_to(trained_like((50, 50))) is None
 
 
 @pytest.mark.parametrize("seed", range(50))
 def test_no_false_failure_on_the_correct_layers(seed):
-    net = network(seed=seed)
+    net = trained_like(seed=seed)
     x, t = random_digits(seed=100 + seed)
     result = lab_check(net, x, t, None)
-    assert all(c.row().passed for c in result.checks), [c.row() for c in result.checks]
+    assert all(c.row.passed for c in result.checks), [c.row for c in result.checks]
     assert all(result.layer_checks.values())
     assert result.hint.startswith("Every tensor passes")
 
 
 def test_the_lab_leaves_the_network_alone():
-    net, (x, t) = network(), random_digits()
+    net, (x, t) = trained_like(), random_digits()
     before = {k: v.copy() for k, v in net.params.items()}
     layers = dict(net.layers)
     for bug in BUGS:
@@ -156,7 +146,7 @@ def test_a_broken_relu_backward_fails_at_its_kinks():
     checks = {c.name: c for c in check_tensors(net, x, t, broken.gradient(x, t))}
     assert checks["b1"].kinks.sum() == 2
     assert not checks["b1"].kink_ok[checks["b1"].kinks].any()  # neither kink lies within its slopes
-    assert checks["b1"].row().kink_failures == 2 and not checks["b1"].row().passed
+    assert checks["b1"].row.kink_failures == 2 and not checks["b1"].row.passed
 
 
 @pytest.mark.parametrize("seed", range(20))

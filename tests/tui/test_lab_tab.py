@@ -41,7 +41,7 @@ async def test_a_bug_is_caught_shown_and_taken_out_again():
     async with running(app, ticking=True) as pilot:
         pane = await open_lab(pilot)
         await press(pilot, "g")  # the correct layers first
-        assert all(c.row().passed for c in pane.result.checks)
+        assert all(c.row.passed for c in pane.result.checks)
         assert "Every tensor passes" in view_text(app)
         await press(pilot, *cursor_to(BY_KEY["no-n"]), "enter", "g")
         assert pane.bug is BY_KEY["no-n"]
@@ -52,7 +52,7 @@ async def test_a_bug_is_caught_shown_and_taken_out_again():
         await press(pilot, "right")
         assert "error map of b1 (50)" in flat(view_text(app))
         await press(pilot, "enter", "g")  # the same bug again: taken out
-        assert pane.bug is None and all(c.row().passed for c in pane.result.checks)
+        assert pane.bug is None and all(c.row.passed for c in pane.result.checks)
         assert "FAIL" not in view_text(app)
 
 

@@ -143,8 +143,8 @@ class BackpropPane(Pane):
         if self.asked is None or standing and (state.iteration, state.state) != self.asked:
             self.asked = (state.iteration, state.state)
             self.request_parameters()
-        if "samples" in changed or self.digits.preview.samples is None and state.samples is not None:
-            self.digits.draw()  # the lesson's digits are the Digits tab's, drawn or not
+        if "samples" in changed:
+            self.digits.draw()  # the lesson's digits are the Digits tab's latest, shown or not
         self.draw(only_if_changed=True)
         return {"parameters"} & changed
 

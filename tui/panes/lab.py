@@ -145,7 +145,7 @@ class LabPane(Pane):
             began = self.clock()
             self.result = lab_check(network, chosen.images, chosen.labels, self.bug)
             self.seconds, self.note = self.clock() - began, ""
-            failing = [i for i, c in enumerate(self.result.checks) if not c.row().passed]
+            failing = [i for i, c in enumerate(self.result.checks) if not c.row.passed]
             self.tensor = failing[0] if failing else 0
         self.draw()
 
@@ -200,14 +200,14 @@ class LabPane(Pane):
         for name in COLUMNS:
             table.add_column(name, no_wrap=True)
         for i, check in enumerate(self.result.checks):
-            row = cells(check.row())
+            row = cells(check.row)
             if i == self.tensor:
                 row[0] = Text(f"▶{check.name}", style="bold")
-            table.add_row(*row, style="" if check.row().passed else "red")
+            table.add_row(*row, style="" if check.row.passed else "red")
         return table
 
     def hint(self) -> Text:
-        passed = all(c.row().passed for c in self.result.checks)
+        passed = all(c.row.passed for c in self.result.checks)
         return Text(self.result.hint, style="green" if passed else "bold")
 
     def error_map(self, width: int) -> RenderableType:
