@@ -20,6 +20,7 @@ wrong blocks, but never fails).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,22 @@ CAPACITY = 2048  # blocks each level keeps at least (and at most twice that)
 RATIO = 16  # blocks per column a query may take from a level, at most: enough that columns are even
 SETTLE_EVERY = 512  # points appended one by one are added to the levels in groups of this many
 FIRST, XSUM, LOW, HIGH, SUM = range(5)  # a block's columns
+EMA_WEIGHT = 0.02  # weight of the newest value in a smoothed series
+
+
+class Ema:
+    """A series' exponential moving average, one value at a time. Bias-corrected as TensorBoard's smoothing:
+    early values are not pulled toward 0. A nan or inf is left out: it would stay in the average for good."""
+
+    def __init__(self, weight: float = EMA_WEIGHT):
+        self.weight, self.raw, self.count = weight, 0.0, 0  # count: the finite values in it
+
+    def __call__(self, value: float) -> float:
+        """The average with `value` in it."""
+        if math.isfinite(value):
+            self.raw = (1 - self.weight) * self.raw + self.weight * value
+            self.count += 1
+        return self.raw / (1 - (1 - self.weight) ** self.count) if self.count else value
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -284,9 +284,12 @@ class RecordReader:
         self.inode: int | None = None
         self.skipped = Skipped()
         self.resyncing = False  # inside a damaged stretch: one skip counted for all of it
+        self.more = False  # the last poll stopped at READ_LIMIT: there is more to read now
 
-    def poll(self) -> list[bytes]:
-        """The complete records added since the last poll; OSError when the file cannot be read."""
+    def poll(self, decode: Callable[[bytes], object] = bytes) -> list:
+        """The records added since the last poll, as `decode` makes them (None: not wanted; Malformed:
+        damaged). The data's CRC is checked for each record wanted or malformed, so records that are
+        not used (images, when only scalars are read) cost no CRC. OSError when the file cannot be read."""
         with open_regular(self.path) as f:
             stat = os.fstat(f.fileno())
             if self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset):
@@ -294,30 +297,38 @@ class RecordReader:
             self.inode = stat.st_ino
             f.seek(self.offset)
             data = f.read(READ_LIMIT + MAX_RECORD + HEADER + 4)
-        records, at = [], 0
+        found, at = [], 0
         while at + HEADER <= len(data) and at < READ_LIMIT:
             header = data[at:at + 8]
             (length,) = struct.unpack("<Q", header)
-            (crc,) = struct.unpack("<I", data[at + 8:at + HEADER])
-            if crc != masked_crc(header) or length > MAX_RECORD:
-                self._damaged(at, "a record header whose CRC does not match" if crc != masked_crc(header)
-                              else f"a record of {length:,} bytes (over {MAX_RECORD:,})")
+            intact = struct.unpack("<I", data[at + 8:at + HEADER])[0] == masked_crc(header)
+            if not intact or length > MAX_RECORD:
+                self._damaged(at, f"a record of {length:,} bytes (over {MAX_RECORD:,})" if intact
+                              else "a record header whose CRC does not match")
                 at += 1  # look for the next intact header, byte by byte
                 continue
             end = at + HEADER + length + 4
             if end > len(data):
                 break  # still being written
             body = data[at + HEADER:end - 4]
-            (crc,) = struct.unpack("<I", data[end - 4:end])
-            if crc != masked_crc(body):
-                self._damaged(at, "a record whose data CRC does not match")
-                at += 1
-                continue
+            try:
+                item, malformed = decode(body), None
+            except Malformed as exc:
+                item, malformed = None, f"not an event record ({exc})"
+            if item is not None or malformed:
+                if struct.unpack("<I", data[end - 4:end])[0] != masked_crc(body):
+                    self._damaged(at, "a record whose data CRC does not match")
+                    at += 1
+                    continue
+                if malformed:
+                    self.skipped.add(f"{self.path.name} byte {self.offset + at:,}", malformed)
             self.resyncing = False
-            records.append(body)
+            if item is not None:
+                found.append(item)
             at = end
         self.offset += at
-        return records
+        self.more = at >= READ_LIMIT
+        return found
 
     def _damaged(self, at: int, reason: str) -> None:
         if not self.resyncing:

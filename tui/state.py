@@ -6,7 +6,6 @@ widget, so the whole model is testable without a terminal.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -17,7 +16,7 @@ from engine import events as ev
 from engine.config import ConfigError, TrainConfig
 from engine.controls import RunState
 from engine.gradcheck import GradCheckRow
-from engine.history import Pyramid, thin
+from engine.history import Ema, Pyramid, thin
 from engine.insight import LayerStatsRow, confusion_matrix, worst_mistakes
 from engine.runs import ChannelProblem, LogReplaced, LogUnreadable, RecordsSkipped
 from engine.throughput import seconds_left
@@ -32,7 +31,6 @@ class DataState(StrEnum):
     UNAVAILABLE = "unavailable"  # it could not be: another dataset (Settings) or a retry (r)
 
 
-EMA_WEIGHT = 0.02  # weight of the newest batch in the smoothed loss
 WORST_COUNT = 100  # the most confident mistakes kept for browsing
 KEPT = 1024  # accuracy points, gradient norms and markers kept: past it, older ones are thinned out
 
@@ -80,8 +78,7 @@ class MonitorState:
     download: ev.DownloadProgress | None = None
     running_seconds: float = 0.0  # time spent running, pauses excluded
     _running_since: float | None = None
-    _ema_raw: float = 0.0
-    _ema_count: int = 0  # the finite losses in it
+    _ema: Ema = field(default_factory=Ema)  # of the losses: `smoothed`
 
     # ---- derived ------------------------------------------------------------------------
 
@@ -179,7 +176,7 @@ class MonitorState:
     def _on_BatchDone(self, e: ev.BatchDone) -> set[str]:
         self.iteration, self.epoch, self.samples_per_s, self.lr = e.iteration, e.epoch, e.samples_per_s, e.lr
         self.losses.append(e.iteration, e.loss)
-        self.smoothed.append(e.iteration, self._smooth(e.loss))
+        self.smoothed.append(e.iteration, self._ema(e.loss))
         return {"status", "loss"}
 
     def _on_Batches(self, e: ev.Batches) -> set[str]:
@@ -187,16 +184,8 @@ class MonitorState:
         self.iteration, self.epoch, self.samples_per_s, self.lr = e.last, float(e.epochs()[-1]), e.samples_per_s, e.lr
         iterations = np.arange(e.first, e.last + 1)
         self.losses.extend(iterations, e.losses)
-        self.smoothed.extend(iterations, [self._smooth(loss) for loss in e.losses.tolist()])
+        self.smoothed.extend(iterations, [self._ema(loss) for loss in e.losses.tolist()])
         return {"status", "loss"}
-
-    def _smooth(self, loss: float) -> float:
-        """The EMA with `loss` in it. Bias-corrected (as TensorBoard's smoothing): early values are not pulled
-        toward 0. A nan or inf batch is left out: it would stay in the average for good."""
-        if math.isfinite(loss):
-            self._ema_raw = (1 - EMA_WEIGHT) * self._ema_raw + EMA_WEIGHT * loss
-            self._ema_count += 1
-        return self._ema_raw / (1 - (1 - EMA_WEIGHT) ** self._ema_count) if self._ema_count else loss
 
     def _on_EpochDone(self, e: ev.EpochDone) -> set[str]:
         return self._on_Evaluated(e)

@@ -10,9 +10,10 @@ import pytest
 import tui.state as state_module
 from engine import events as ev
 from engine.config import TrainConfig
+from engine.history import EMA_WEIGHT
 from tests.fakes import TOY, gradcheck_rows, points, scripted_samples
 from tui.messages import DatasetReady, DatasetUnavailable, DatasetWarning
-from tui.state import EMA_WEIGHT, Marker, MonitorState, envelope
+from tui.state import Marker, MonitorState, envelope
 
 CONFIG = TrainConfig(hidden_sizes=(50,), iters=1000, batch_size=100, lr=0.1)
 

@@ -1,0 +1,108 @@
+"""A folder of TensorBoard event files (ours, PyTorch's SummaryWriter's, TensorFlow's), read as it grows.
+
+Its runs are the folders that hold event files (the top folder and those below it, MAX_DEPTH deep, as
+TensorBoard shows them); a run's files are read in name order. Symlinks are never followed (a linked
+folder or file is passed over), at most MAX_FILES files are read, and each file's records are checked
+as engine.tfevents reads them: damaged ones are skipped and counted.
+Only scalars are read, so memory grows with the scalars alone, which the viewer keeps in bounded
+summaries (engine.history.Pyramid).
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import Skipped, plain
+from .tfevents import RecordReader, decode_scalars, is_event_file
+
+MAX_DEPTH = 4  # folders below the top one searched for runs
+MAX_FILES = 512
+MAX_TAG = 200  # characters of a tag or run name kept
+
+
+@dataclass(frozen=True)
+class Point:
+    run: str  # the run's folder relative to the log folder ("." for the log folder itself)
+    tag: str
+    step: int
+    value: float
+
+
+@dataclass
+class TensorBoardLog:
+    """Follows every event file under `logdir`; poll() gives the scalars added since the last poll."""
+
+    logdir: Path
+    readers: dict[Path, RecordReader] = field(default_factory=dict)
+    unreadable: dict[Path, str] = field(default_factory=dict)  # files that could not be read at the last poll
+    too_many_files: bool = False
+    caught_up: bool = False  # every file was read to its end once
+
+    def __post_init__(self):
+        self.logdir = Path(self.logdir)
+
+    @property
+    def skipped(self) -> Skipped:
+        """The damaged records skipped in all files: their number, and the first one's place and reason."""
+        total = Skipped()
+        for reader in self.readers.values():
+            if reader.skipped.count:
+                total.count += reader.skipped.count
+                total.first = total.first or reader.skipped.first
+        return total
+
+    def runs(self) -> list[str]:
+        return sorted({self.run_name(path) for path in self.readers})
+
+    def run_name(self, path: Path) -> str:
+        return plain(str(path.parent.relative_to(self.logdir)))[:MAX_TAG]
+
+    def poll(self) -> list[Point]:
+        for path in self.find_files():
+            self.readers.setdefault(path, RecordReader(path))
+        points, caught_up = [], True
+        for path, reader in sorted(self.readers.items()):
+            run = self.run_name(path)
+            try:
+                for step, values in reader.poll(scalars_of):
+                    points += [Point(run, tag, step, value) for tag, value in values]
+            except OSError as exc:  # gone, replaced by a symlink, forbidden: tried again at the next poll
+                self.unreadable[path] = exc.strerror or str(exc)
+                continue
+            self.unreadable.pop(path, None)
+            caught_up &= not reader.more
+        self.caught_up = caught_up
+        return points
+
+    def find_files(self) -> list[Path]:
+        """The event files under the log folder, no symlink followed, at most MAX_FILES."""
+        found: list[Path] = []
+        folders = [(self.logdir, 0)]
+        while folders and len(found) < MAX_FILES:
+            folder, depth = folders.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                if stat.S_ISDIR(mode) and depth < MAX_DEPTH and not entry.name.startswith("."):
+                    folders.append((Path(entry.path), depth + 1))
+                elif stat.S_ISREG(mode) and is_event_file(entry.name):
+                    found.append(Path(entry.path))
+        self.too_many_files = len(found) >= MAX_FILES
+        return found[:MAX_FILES]
+
+
+def scalars_of(body: bytes) -> tuple[int, list[tuple[str, float]]] | None:
+    """An event record's (step, [(tag, value)]), or None when it holds no scalar; Malformed when it is
+    not an Event. Tags are plain text (no control characters), cut at MAX_TAG."""
+    event = decode_scalars(body)
+    if not event.values:
+        return None
+    return event.step, [(plain(tag)[:MAX_TAG], value) for tag, value in event.values]
