@@ -24,7 +24,7 @@ MAX_TAG = 200  # characters of a tag or run name kept
 
 @dataclass(frozen=True)
 class Point:
-    run: str  # the run's folder relative to the log folder ("." for the log folder itself)
+    run: str  # the run's folder relative to the log folder (its own name for the files in it)
     tag: str
     step: int
     value: float
@@ -57,7 +57,9 @@ class TensorBoardLog:
         return sorted({self.run_name(path) for path in self.readers})
 
     def run_name(self, path: Path) -> str:
-        return plain(str(path.parent.relative_to(self.logdir)))[:MAX_TAG]
+        """The folder holding the file, relative to the log folder; the log folder's own name for its files."""
+        relative = path.parent.relative_to(self.logdir)
+        return plain(str(relative) if relative.parts else self.logdir.resolve().name or "/")[:MAX_TAG]
 
     def poll(self) -> list[Point]:
         for path in self.find_files():

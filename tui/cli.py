@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--attach", metavar="RUN",
                         help="follow a run that another process (python -m engine train, or another python -m tui) "
                         "is writing, and steer it: pause, resume, step, learning rate, checkpoint")
+    parser.add_argument("--view", metavar="LOGDIR",
+                        help="show a folder of TensorBoard event files (a PyTorch SummaryWriter's, TensorFlow's, or "
+                        "python -m engine export --tensorboard): every scalar tag, read-only, following new events")
     add_ui_options(parser)
     web = parser.add_argument_group("browser (needs the web extra: pip install 'backprop-tui[web]')")
     web.add_argument("--serve", action="store_true",
@@ -120,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.resume and args.attach:
         parser.error("argument --attach: not allowed with --resume")
+    if args.view is not None and (args.resume or args.attach):
+        parser.error("argument --view: not allowed with --resume or --attach")
+    if args.view is not None and not os.path.isdir(args.view):
+        parser.error(f"argument --view: {args.view} is not a folder")
     if not 0 < args.port < 65536:
         parser.error(f"argument --port: expected 1 to 65535, got {args.port}")
     runs = {}
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"argument --{flag}: {exc}")
     if "resume" in runs and (pid := holder(runs["resume"])) is not None:
         parser.error(f"argument --resume: {RunBusy(runs['resume'], pid)}")
-    if not runs and (problem := runs_dir_problem(args.runs_dir)):
+    if not runs and args.view is None and (problem := runs_dir_problem(args.runs_dir)):
         parser.error(f"argument --runs-dir: {problem}")
     if args.serve:
         return serve(argv, args.host, args.port)
@@ -139,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_TERMINAL.format(why=why), file=sys.stderr)
         return EXIT_USAGE
     # Textual loads only once the arguments are known to be good.
+    if args.view is not None:
+        from .view_app import ViewApp
+
+        app = ViewApp(args.view, ascii=ui.ascii)
+        app.run()
+        return app.return_code or 0
     from .app import BackpropApp
     from .session import AttachedSession, LocalSession
 

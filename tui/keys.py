@@ -8,6 +8,7 @@ from .screens.confirm_screen import ConfirmScreen
 from .screens.dataset_screen import DatasetScreen
 from .screens.help_screen import HelpScreen
 from .screens.runs_screen import RunsScreen
+from .screens.tensorboard_screen import TensorBoardScreen
 
 # The footer shows the first few; the help screen (?) and the command palette list them all.
 KEYS = [
@@ -64,10 +65,10 @@ NEEDS_DATA = {"toggle_run", "step", "gradcheck", "lr", "evaluate", "checkpoint",
 
 def key_works(action: str, screen: Screen, data_unavailable: bool) -> bool:
     """False hides a key from the footer and the palette, and ignores it: while the run browser, help, a
-    question or the dataset screen is on top, the monitor's keys wait (no training unseen); without
-    data, the keys that need it are gone rather than answering "There is no data"."""
+    question, the dataset screen or a TensorBoard log is on top, the monitor's keys wait (no training
+    unseen); without data, the keys that need it are gone rather than answering "There is no data"."""
     if action not in KEY_ACTIONS:
         return True
-    if isinstance(screen, (RunsScreen, HelpScreen, ConfirmScreen, DatasetScreen)):
+    if isinstance(screen, (RunsScreen, TensorBoardScreen, HelpScreen, ConfirmScreen, DatasetScreen)):
         return False
     return not (action in NEEDS_DATA and data_unavailable)

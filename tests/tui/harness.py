@@ -79,8 +79,9 @@ async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 20.0
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}; "
-                                 f"monitor state {pilot.app.monitor.state!r}")
+            monitor = getattr(pilot.app, "monitor", None)  # (the TensorBoard viewer has none)
+            raise AssertionError(f"timed out waiting for {what or predicate}"
+                                 + (f"; monitor state {monitor.state!r}" if monitor else ""))
         await pilot.pause(0.05)
 
 

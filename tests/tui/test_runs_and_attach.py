@@ -179,6 +179,32 @@ async def test_run_browser_lists_runs_opens_one_and_overlays_two(tmp_path):
 
 
 @run_async
+async def test_run_browser_opens_the_tensorboard_logs_under_the_runs_folder(tmp_path):
+    """v: event files in the runs folder (an exported run's, a PyTorch job's) in the viewer; esc comes back,
+    and the monitor's keys wait meanwhile."""
+    from engine import tfevents as tf
+    from tui.screens.runs_screen import RunsScreen
+    from tui.screens.tensorboard_screen import TensorBoardScreen
+
+    write_run(tmp_path, 0.1, [2.3, 1.0], [0.5], finished=True)
+    job = tmp_path / "Dec07_13-00-00_host"  # where PyTorch's SummaryWriter writes by default: ./runs/<date_host>
+    job.mkdir()
+    (job / "events.out.tfevents.1.host").write_bytes(tf.frame(tf.event(3, 1.0, [tf.scalar("Loss/train", 0.25)])))
+    app = fake_app()
+    app.session.runs_dir = str(tmp_path)
+    async with running(app, size=(100, 30)) as pilot:
+        await press(pilot, "o", "v")
+        assert isinstance(app.screen, TensorBoardScreen)
+        await wait_until(pilot, lambda: "0.25 @ 3" in screen_text(app), what="the job's scalar")
+        assert "Dec07_13-00-00_host" not in app.screen.state.tags()
+        assert dict(app.screen.state.of("Loss/train")).keys() == {"Dec07_13-00-00_host"}
+        await press(pilot, "space", "s")
+        assert app.monitor.state == "idle"
+        await press(pilot, "escape")
+        assert isinstance(app.screen, RunsScreen)
+
+
+@run_async
 async def test_run_browser_with_no_runs_says_where_they_come_from(tmp_path):
     app = fake_app()
     app.session.runs_dir = str(tmp_path / "none")

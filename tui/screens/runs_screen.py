@@ -17,6 +17,7 @@ from engine.records import plain
 from engine.run_index import RunRecord, list_runs, load_curves, refresh
 
 from ..widgets.run_curves import RunCurves
+from .tensorboard_screen import TensorBoardScreen
 
 COLUMNS = {"mark": "#", "started": "UTC start", "network": "data, network", "settings": "settings",
            "iterations": "iters", "best": "best acc", "state": "state"}  # fits 80 columns
@@ -38,6 +39,7 @@ class RunsScreen(Screen):
     BINDINGS = [
         Binding("escape,o", "close", "Back"),
         Binding("space", "mark", "Mark to compare"),
+        Binding("v", "tensorboard", "TensorBoard logs here"),
     ]
 
     def __init__(self, root: str | Path):
@@ -82,7 +84,8 @@ class RunsScreen(Screen):
             table.add_row("", *row_cells(run).values(), key=run.name)
         title = self.query_one("#runs-title", Static)
         if runs:
-            title.update(Text(f"{len(runs)} runs in {self.root} · space: mark two to overlay · esc: back"))
+            title.update(Text(f"{len(runs)} runs in {self.root} · space: mark two to overlay · "
+                              "v: TensorBoard logs · esc: back"))
             table.focus()
             self.show_curves([runs[0].name])
         else:
@@ -183,6 +186,11 @@ class RunsScreen(Screen):
                 run.summary_problem = problem
                 self.query_one(DataTable).update_cell(name, "state", row_cells(run)["state"])
         self.show_curves(self.shown)
+
+    def action_tensorboard(self) -> None:
+        """The TensorBoard event files under the runs folder (engine export --tensorboard writes them into a
+        run; PyTorch's SummaryWriter writes into ./runs too), read-only and live; esc comes back."""
+        self.app.push_screen(TensorBoardScreen(self.root, ascii=self.app.ui.ascii))
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.history import Summary
+from engine.history import Pyramid, Summary
 
 from ..state import MonitorState
 from .plot_axes import decade_ticks, iteration_axis, linear_limits, log_limits, x_span
@@ -30,26 +30,32 @@ class LossLines:
 
 
 def loss_lines(state: MonitorState, columns: int, log: bool, smoothing: bool) -> LossLines | None:
-    """The data step of a redraw: a query of the state's loss summaries, so it costs O(columns).
+    """The data step of a redraw: a query of the state's loss summaries, so it costs O(columns)."""
+    return series_lines(state.losses, state.smoothed if smoothing else None, state.planned_iterations(), columns, log)
+
+
+def series_lines(values: Pyramid, smoothed: Pyramid | None, planned: int | None, columns: int,
+                 log: bool) -> LossLines | None:
+    """A series and its EMA (`smoothed`, None: no EMA line) placed on the plot's axes.
 
     The points are gathered into the plot's columns of the x axis (fixed while the axis is), so new
-    batches change only the newest column's points.
+    points change only the newest column's points.
     """
-    first, last = state.losses.first_iteration, state.losses.last_iteration
+    first, last = values.first_iteration, values.last_iteration
     if last is None:
         return None
-    span = x_span(last, state.planned_iterations())
+    span = x_span(last, planned)
     edges = np.linspace(0, span, columns + 1)
-    batches = state.losses.blocks(first, last, columns).binned(edges)
-    ema = state.smoothed.blocks(first, last, columns).binned(edges) if smoothing else None
+    batches = values.blocks(first, last, columns).binned(edges)
+    ema = smoothed.blocks(first, last, columns).binned(edges) if smoothed is not None else None
     axis = YAxis.fit([batches.low, batches.high] + ([ema.low, ema.high] if ema is not None else []), log=log)
-    x, values = band(batches)
-    y = axis.place(values)
+    x, points = band(batches)
+    y = axis.place(points)
     shown = np.concatenate([y, axis.place(ema.mean)]) if ema is not None else y
     limits = (log_limits if log else linear_limits)(float(shown.min()), float(shown.max()))
     if ema is None:
-        return LossLines(axis, limits, span, x, y, values, None, None, last)
-    return LossLines(axis, limits, span, x, y, values, ema.iteration, axis.place(ema.mean), last)
+        return LossLines(axis, limits, span, x, y, points, None, None, last)
+    return LossLines(axis, limits, span, x, y, points, ema.iteration, axis.place(ema.mean), last)
 
 
 def band(summary: Summary) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,15 @@ def x_span(last_iteration: int, planned: int | None) -> int:
     return span
 
 
+def round_span(last: int) -> int:
+    """The first of 10, 20, 50, 100, 200 ... that holds `last`: an x axis that grows with a series of any
+    length and moves seldom."""
+    span = 10
+    while span < last:
+        span = span * 5 // 2 if str(span)[0] == "2" else span * 2
+    return span
+
+
 def log_limits(low: float, high: float) -> tuple[float, float]:
     """The decades around `low` to `high` (both > 0): 0.02 to 3 gives 0.01 to 10."""
     bottom, top = 10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high))
