@@ -1,4 +1,4 @@
-"""Headless command line: `python -m engine train | gradcheck`.
+"""Headless command line: `python -m engine train | gradcheck | export | data`.
 
 Exit status: 0 on success, 2 on a bad argument (with a message naming it),
 1 on a runtime failure (one clear line, no traceback for expected errors).
@@ -49,6 +49,7 @@ from .runs import (
     resolve_run,
     truncate_log,
 )
+from .tensorboard_export import ExportError, export_tensorboard
 from .trainer import Trainer
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -70,12 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="training samples to check on (default: %(default)s, as the book)")
     check.add_argument("--sample", type=int, metavar="K",
                        help="check at most K random elements per tensor (default: all)")
-    export = commands.add_parser("export", help="write a run's metrics as CSV or JSON lines",
-                                 description="Write a run's metrics in a form pandas reads directly.")
+    export = commands.add_parser("export", help="write a run's metrics as CSV, JSON lines or a TensorBoard file",
+                                 description="Write a run's metrics in a form pandas or TensorBoard reads directly.")
     export.add_argument("run", metavar="RUN", help="a run directory")
     form = export.add_mutually_exclusive_group()
-    form.add_argument("--csv", action="store_true", help="metrics.csv and gradcheck.csv (the default)")
+    form.add_argument("--csv", action="store_true", help="metrics.csv and gradcheck.csv in RUN (the default)")
     form.add_argument("--jsonl", action="store_true", help="metrics.jsonl: one record per batch or evaluation")
+    form.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
+                      help="a TensorBoard event file in DIR (default: RUN/tensorboard; replaced when exported "
+                      "again): loss, loss_ema, lr, accuracy, grad checks, gradient norms, dead units, weight and "
+                      "gradient histograms, first-layer weight images from the checkpoints; every event is "
+                      "stamped with the run's start time. View: tensorboard --logdir DIR")
     data = commands.add_parser("data", help="list, fetch or verify cached datasets",
                                description=f"Manage the dataset cache ({cache_dir()}; set BACKPROP_TUI_DATA "
                                "to move it).")
@@ -311,6 +317,8 @@ def _stop(trainer: Trainer, log: RunLog, status: int, quiet: bool = False) -> in
 def export_command(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     skipped = Skipped()
+    if args.tensorboard is not None:
+        return tensorboard_command(run_dir, Path(args.tensorboard) if args.tensorboard else None, skipped)
     try:
         written = export_run(run_dir, "jsonl" if args.jsonl else "csv", skipped=skipped)
     except OSError as exc:
@@ -320,6 +328,45 @@ def export_command(args: argparse.Namespace) -> int:
         print(f"warning: {run_dir}: {skipped}", file=sys.stderr)
     for path in written:
         print(path)
+    return EXIT_OK
+
+
+def tensorboard_command(run_dir: Path, out_dir: Path | None, skipped: Skipped) -> int:
+    """`export RUN --tensorboard [DIR]`: the file written, what it holds, and how to look at it."""
+    try:
+        written = export_tensorboard(run_dir, out_dir, skipped)
+    except ExportError as exc:
+        print(f"error: cannot export {run_dir}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"error: cannot export {run_dir}: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if skipped.count:
+        print(f"warning: {run_dir}: {skipped}", file=sys.stderr)
+    if written.bad_checkpoints.count:
+        n = written.bad_checkpoints.count
+        print(f"warning: {run_dir}: {n} checkpoint{'s' if n > 1 else ''} that did not load, so no weight image "
+              f"from {'them' if n > 1 else 'it'} (first: {written.bad_checkpoints.first})", file=sys.stderr)
+    if written.not_pictures:
+        print(f"note: {run_dir}: the inputs are not a square picture, so no weight images", file=sys.stderr)
+    if written.others:
+        print(f"warning: {written.path.parent} also holds {', '.join(written.others)}: TensorBoard shows the events "
+              "of a folder's files together, as one run", file=sys.stderr)
+    folder = shlex.quote(str(written.path.parent))
+    scalars = [f"loss, loss_ema, lr ({written.batches:,} batches)" if written.batches else "",
+               f"accuracy/train, accuracy/test ({written.scores:,} scores)" if written.scores else "",
+               f"gradcheck/TENSOR/... ({written.gradchecks:,} checks)" if written.gradchecks else "",
+               f"grad_norm/LAYER/W and /b, dead_units/LAYER ({written.layer_stats:,} layer statistics)"
+               if written.layer_stats else ""]
+    print(written.path)
+    print(f"  scalars:    {'; '.join(filter(None, scalars)) or 'none'}")
+    print(f"  histograms: {', '.join(sorted(written.histograms)) or 'none'}")
+    print(f"  images:     {', '.join(sorted(written.image_tags)) or 'none'}"
+          + (f" ({written.images:,} checkpoints)" if written.images else ""))
+    start = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(written.wall_time))
+    print(f"  wall time:  every event at the run's start ({start}): use TensorBoard's STEP axis")
+    print(f"view it: tensorboard --logdir {folder}")
+    print(f"     or: python -m tui --view {folder}")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = (
     "engine imports no UI library",
+    "engine imports no TensorFlow, tensorboard or protobuf",
     "the book's core imports no threads, runs, files or config",
     "the data layer imports nothing of training",
     "tui layers",
