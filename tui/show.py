@@ -1,5 +1,6 @@
 """python -m tui show RUN: a run's loss and accuracy plots, its last gradient check and a summary line, printed
-once to stdout (a CI log, `ssh server python -m tui show RUN`), live or finished.
+once to stdout (a CI log, `ssh server python -m tui show RUN`), live or finished. Given a folder of
+TensorBoard event files instead, it prints a table of every scalar tag and the plots of some (--tag).
 
 The run's log is read as an attached monitor reads it (engine.runs.LogFollower: every record checked,
 damaged ones skipped and counted), folded into a MonitorState, and drawn by the monitor's own plot code
@@ -9,23 +10,29 @@ with ASCII characters alone.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from textual.geometry import Size
 
 from engine.checkpoint import CheckpointError
 from engine.config import TrainConfig
+from engine.records import plain
 from engine.runs import LogFollower, resolve_run
+from engine.tensorboard_log import TensorBoardLog
 
+from .scalars import ScalarsState
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
 from .widgets.ansi_frame import ascii_text, to_ascii
 from .widgets.gradcheck_table import COLUMNS, cells
 from .widgets.loss_plot import LossPlot
+from .widgets.scalar_plot import ScalarPlot
 from .widgets.status_bar import render_status
 from .widgets.timed_plot import TimedPlot
 
@@ -56,12 +63,14 @@ def read_state(run_dir: Path) -> tuple[MonitorState, int]:
     return state, follower.skipped.count
 
 
-def plot_text(draw, state: MonitorState, width: int, height: int, ascii: bool, color: bool) -> str:
+def plot_text(draw, figure: Figure, color: bool) -> str:
+    """`draw` (a plot's draw method) on `figure` (its widget's stand-in) as plotext's text."""
     import plotext as plt
 
+    width, height, ascii = figure.size.width, figure.size.height, figure.ascii
     plt.clear_data()
     plt.clear_figure()
-    draw(Figure(state, width, height, ascii), plt)
+    draw(figure, plt)
     plt.limit_size(False, False)  # the size asked for, not the terminal's (stdout may be a file)
     plt.plotsize(width, height)
     plt.theme("clear" if not color else "pro")
@@ -81,6 +90,67 @@ def gradcheck_table(state: MonitorState) -> Table | str:
     return table
 
 
+class ScalarFigure(Figure):
+    """What ScalarPlot.draw reads of its widget."""
+
+    draw_one = ScalarPlot.draw_one
+    draw_overlay = ScalarPlot.draw_overlay
+
+    def __init__(self, state: ScalarsState, tag: str, width: int, height: int, ascii: bool):
+        super().__init__(state, width, height, ascii)
+        self.tag, self.log_scale = tag, "loss" in tag.lower()
+
+
+def read_scalars(logdir: Path) -> tuple[ScalarsState, TensorBoardLog]:
+    log, state = TensorBoardLog(logdir), ScalarsState()
+    for _ in range(MAX_POLLS):
+        state.apply(log.poll())
+        if log.caught_up:
+            break
+    return state, log
+
+
+def chosen_tags(state: ScalarsState, asked: list[str]) -> list[str]:
+    """The tags asked for, or by default the first two with "loss" in them and the first with "acc"."""
+    tags = state.tags()
+    if asked:
+        return [tag for tag in asked if tag in tags]
+    loss = [tag for tag in tags if "loss" in tag.lower()][:2]
+    accuracy = [tag for tag in tags if "acc" in tag.lower()][:1]
+    return loss + accuracy or tags[:1]
+
+
+def scalar_table(state: ScalarsState) -> Table:
+    table = Table(box=None, padding=(0, 1))
+    for name, justify in (("tag", "left"), ("run", "left"), ("points", "right"), ("last step", "right"),
+                          ("last", "right"), ("min", "right"), ("max", "right")):
+        table.add_column(name, justify=justify, no_wrap=name != "tag")
+    for tag in state.tags():
+        for run, series in state.of(tag):
+            whole = series.values.query(series.values.first_iteration, series.values.last_iteration, 1)
+            table.add_row(Text(tag), Text(run), f"{series.points:,}", f"{series.last_step:,}",
+                          f"{series.last_value:.4g}", f"{float(whole.low.min()):.4g}", f"{float(whole.high.max()):.4g}")
+    return table
+
+
+def show_tensorboard(logdir: Path, args: argparse.Namespace, console: Console, color: bool) -> int:
+    state, log = read_scalars(logdir)
+    runs = state.runs()
+    title = Text(plain(f"TensorBoard log {logdir} · {len(runs)} run{'s' * (len(runs) != 1)} · "
+                       f"{len(state.tags())} scalar tags"))
+    console.print(ascii_text(title) if args.ascii else title)
+    if not state.series:
+        print("no scalars in it yet", file=sys.stderr)
+        return EXIT_OK
+    missing = [tag for tag in args.tag if tag not in state.tags()]
+    for tag in chosen_tags(state, args.tag):
+        print(plot_text(ScalarPlot.draw, ScalarFigure(state, tag, args.width, args.height, args.ascii), color))
+    console.print(scalar_table(state))
+    for note in ([str(log.skipped)] if log.skipped.count else []) + [f"no tag {tag!r}" for tag in missing]:
+        print(f"warning: {plain(note)}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui show", description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="a run directory, or its name in --runs-dir")
@@ -89,21 +159,26 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--width", type=int, default=min(columns, 120), help="columns (default: the terminal's)")
     parser.add_argument("--height", type=int, default=16, help="rows of each plot (default: 16)")
     parser.add_argument("--ascii", action="store_true", help="ASCII characters only, no colour")
+    parser.add_argument("--tag", action="append", default=[],
+                        help="with a TensorBoard folder: a scalar tag to plot (again for more; default: the loss "
+                        "and accuracy ones)")
     args = parser.parse_args(argv)
     if not 40 <= args.width <= 1000 or not 8 <= args.height <= 200:
         parser.error("--width must be 40 to 1000 and --height 8 to 200")
-    try:
-        run_dir = resolve_run(args.run, args.runs_dir)
-    except CheckpointError as exc:
-        parser.error(str(exc))
-    state, skipped = read_state(run_dir)
     color = sys.stdout.isatty() and not args.ascii
     console = Console(width=args.width, color_system="auto" if color else None, force_terminal=color,
                       legacy_windows=False)
+    try:
+        run_dir = resolve_run(args.run, args.runs_dir)
+    except CheckpointError as exc:
+        if os.path.isdir(args.run) and TensorBoardLog(Path(args.run)).find_files():
+            return show_tensorboard(Path(args.run), args, console, color)
+        parser.error(f"{exc}, and no TensorBoard event files (*tfevents*) in it")
+    state, skipped = read_state(run_dir)
     status = render_status(state, width=args.width)  # a Text: names from the log are never markup
     console.print(ascii_text(status) if args.ascii else status)
     for draw in (LossPlot.draw, AccuracyPlot.draw):
-        print(plot_text(draw, state, args.width, args.height, args.ascii, color))
+        print(plot_text(draw, Figure(state, args.width, args.height, args.ascii), color))
     console.print(gradcheck_table(state))
     if skipped:
         print(f"warning: {skipped:,} damaged records of the run's log were skipped", file=sys.stderr)

@@ -47,3 +47,50 @@ def test_a_missing_run_or_a_silly_size_is_a_usage_error(tmp_path):
         done = subprocess.run([sys.executable, "-m", "tui", *argv], cwd=ROOT, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 2 and done.stdout == "" and "show" in done.stderr
+
+
+def tensorboard_folder(tmp_path):
+    from engine import tfevents as tf
+
+    for run, scale in (("a", 1.0), ("b", 2.0)):
+        folder = tmp_path / "logs" / run
+        folder.mkdir(parents=True)
+        records = [tf.frame(tf.event(step, 1.0, [tf.scalar("train/loss", scale / (step + 1)),
+                                                 tf.scalar("val/accuracy", step / 100), tf.scalar("lr", 0.1)]))
+                   for step in range(100)]
+        damaged = bytearray(records[50])
+        damaged[-1] ^= 1
+        records[50] = bytes(damaged) if run == "b" else records[50]
+        (folder / "events.out.tfevents.1.host").write_bytes(b"".join(records))
+    return tmp_path / "logs"
+
+
+def test_a_tensorboard_folder_prints_its_tags_and_the_loss_and_accuracy_plots(tmp_path, capsys):
+    logdir = tensorboard_folder(tmp_path)
+    assert main(["show", str(logdir), "--width", "80", "--height", "10", "--ascii"]) == 0
+    captured = capsys.readouterr()
+    out, lines = captured.out, captured.out.splitlines()
+    assert out.isascii() and max(len(line) for line in lines) <= 80
+    assert " ".join(out.split()).startswith(f"TensorBoard log {logdir} . 2 runs . 3 scalar tags")
+    assert "train/loss (log scale)" in out and "val/accuracy" in out and " lr" not in out.split("tag")[0]
+    table = out[out.index(" tag "):].splitlines()
+    rows = {tuple(line.split()[:3]) for line in table if line.split()[:1] in (["lr"], ["train/loss"])}
+    assert rows == {("lr", "a", "100"), ("lr", "b", "99"), ("train/loss", "a", "100"), ("train/loss", "b", "99")}
+    row = next(line.split() for line in table if line.split()[:2] == ["train/loss", "b"])
+    assert row[3:] == ["99", "0.02", "0.02", "2"]  # last step, last, min, max
+    assert "1 damaged record skipped" in captured.err
+
+
+def test_a_tensorboard_tag_asked_for_and_one_missing(tmp_path, capsys):
+    logdir = tensorboard_folder(tmp_path)
+    assert main(["show", str(logdir), "--width", "90", "--tag", "lr", "--tag", "nope"]) == 0
+    captured = capsys.readouterr()
+    assert "lr" in [line.strip() for line in captured.out.splitlines()]  # its plot's title
+    assert "train/loss (log scale)" not in captured.out
+    assert "no tag 'nope'" in captured.err
+
+
+def test_a_folder_with_neither_a_run_nor_event_files_is_a_usage_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tui", "show", str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "no TensorBoard event files" in done.stderr
