@@ -155,6 +155,8 @@ class Malformed(ValueError):
 
 
 def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    if at < len(data) and data[at] < 0x80:  # one byte: most keys and lengths
+        return data[at], at + 1
     value = shift = 0
     while True:
         if at >= len(data) or shift > 63:
