@@ -99,6 +99,7 @@ class ScalarFigure(Figure):
     def __init__(self, state: ScalarsState, tag: str, width: int, height: int, ascii: bool):
         super().__init__(state, width, height, ascii)
         self.tag, self.log_scale = tag, "loss" in tag.lower()
+        self.smoothing = len(state.of(tag)) == 1  # several runs: their values, not EMAs that lag behind them
 
 
 def read_scalars(logdir: Path) -> tuple[ScalarsState, TensorBoardLog]:

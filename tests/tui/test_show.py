@@ -94,3 +94,14 @@ def test_a_folder_with_neither_a_run_nor_event_files_is_a_usage_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tui", "show", str(tmp_path)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "no TensorBoard event files" in done.stderr
+
+
+def test_the_printed_text_at_80_ascii_columns_is_as_recorded(tmp_path, capsys, snapshot):
+    """The whole output, for a finished run and a TensorBoard folder (update: pytest -n 0 --snapshot-update)."""
+    run = write_run(tmp_path, 0.1, [2.3 * 0.9 ** i for i in range(60)], [0.4, 0.7, 0.85], finished=True)
+    logdir = tensorboard_folder(tmp_path)
+    printed = []
+    for target in (run, logdir):
+        assert main(["show", str(target), "--width", "80", "--height", "12", "--ascii"]) == 0
+        printed.append(capsys.readouterr().out.replace(str(tmp_path), "TMP"))
+    assert printed == snapshot
