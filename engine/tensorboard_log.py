@@ -2,8 +2,9 @@
 
 Its runs are the folders that hold event files (the top folder and those below it, MAX_DEPTH deep, as
 TensorBoard shows them); a run's files are read in name order. Symlinks are never followed (a linked
-folder or file is passed over), at most MAX_FILES files are read, and each file's records are checked
-as engine.tfevents reads them: damaged ones are skipped and counted.
+folder or file is passed over), at most MAX_FILES files in MAX_FOLDERS folders are read, new files are
+looked for every SEARCH_EVERY polls, and each file's records are checked as engine.tfevents reads them:
+damaged ones are skipped and counted.
 Only scalars are read, so memory grows with the scalars alone, which the viewer keeps in bounded
 summaries (engine.history.Pyramid).
 """
@@ -19,6 +20,8 @@ from .tfevents import RecordReader, decode_scalars, is_event_file
 
 MAX_DEPTH = 4  # folders below the top one searched for runs
 MAX_FILES = 512
+MAX_FOLDERS = 4096  # looked into per search (--view ~ must not walk a whole home folder)
+SEARCH_EVERY = 4  # polls between searches for new files (each poll reads the files found): 1 s in the viewer
 MAX_TAG = 200  # characters of a tag or run name kept
 
 
@@ -38,6 +41,8 @@ class TensorBoardLog:
     readers: dict[Path, RecordReader] = field(default_factory=dict)
     unreadable: dict[Path, str] = field(default_factory=dict)  # files that could not be read at the last poll
     too_many_files: bool = False
+    too_many_folders: bool = False
+    polls: int = 0
     caught_up: bool = False  # every file was read to its end once
 
     def __post_init__(self):
@@ -62,8 +67,10 @@ class TensorBoardLog:
         return plain(str(relative) if relative.parts else self.logdir.resolve().name or "/")[:MAX_TAG]
 
     def poll(self) -> list[Point]:
-        for path in self.find_files():
-            self.readers.setdefault(path, RecordReader(path))
+        if self.polls % SEARCH_EVERY == 0:
+            for path in self.find_files():
+                self.readers.setdefault(path, RecordReader(path))
+        self.polls += 1
         points, caught_up = [], True
         for path, reader in sorted(self.readers.items()):
             run = self.run_name(path)
@@ -79,11 +86,12 @@ class TensorBoardLog:
         return points
 
     def find_files(self) -> list[Path]:
-        """The event files under the log folder, no symlink followed, at most MAX_FILES."""
+        """The event files under the log folder, no symlink followed, at most MAX_FILES in MAX_FOLDERS."""
         found: list[Path] = []
-        folders = [(self.logdir, 0)]
-        while folders and len(found) < MAX_FILES:
+        folders, looked = [(self.logdir, 0)], 0
+        while folders and len(found) < MAX_FILES and looked < MAX_FOLDERS:
             folder, depth = folders.pop()
+            looked += 1
             try:
                 entries = sorted(os.scandir(folder), key=lambda e: e.name)
             except OSError:
@@ -98,6 +106,7 @@ class TensorBoardLog:
                 elif stat.S_ISREG(mode) and is_event_file(entry.name):
                     found.append(Path(entry.path))
         self.too_many_files = len(found) >= MAX_FILES
+        self.too_many_folders = looked >= MAX_FOLDERS and bool(folders)
         return found[:MAX_FILES]
 
 

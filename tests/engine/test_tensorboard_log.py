@@ -179,3 +179,24 @@ def test_any_bytes_are_read_without_failing_and_intact_records_survive(tmp_path,
     log = TensorBoardLog(tmp_path)
     points = log.poll()
     assert points.count(Point(tmp_path.name, "loss", 1, 1.0)) >= 2  # resynchronised past the junk both times
+
+
+def test_the_search_for_files_is_bounded_and_says_so(tmp_path, monkeypatch):
+    from engine import tensorboard_log
+
+    monkeypatch.setattr(tensorboard_log, "MAX_FOLDERS", 5)
+    for n in range(10):
+        write(tmp_path / f"run{n}" / "events.out.tfevents.1", scalar_record(1, loss=float(n)))
+    log = TensorBoardLog(tmp_path)
+    points = log.poll()
+    assert 0 < len(points) < 10 and log.too_many_folders
+
+
+def test_new_files_are_found_at_the_next_search(tmp_path):
+    from engine.tensorboard_log import SEARCH_EVERY
+
+    log = TensorBoardLog(tmp_path)
+    assert log.poll() == []
+    write(tmp_path / "late" / "events.out.tfevents.1", scalar_record(4, loss=0.5))
+    found = [log.poll() for _ in range(SEARCH_EVERY)]
+    assert found[-1] == [Point("late", "loss", 4, 0.5)] and not any(found[:-1])

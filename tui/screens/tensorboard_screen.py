@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from engine.records import plain
-from engine.tensorboard_log import TensorBoardLog
+from engine.tensorboard_log import MAX_FILES, MAX_FOLDERS, TensorBoardLog
 
 from ..scalars import ScalarsState
 from ..widgets.scalar_plot import ScalarPlot
@@ -93,8 +93,8 @@ class TensorBoardScreen(Screen):
         if self.events.unreadable:
             path, reason = next(iter(self.events.unreadable.items()))
             notes.append(f"{len(self.events.unreadable)} file(s) unreadable (first: {path.name}: {reason})")
-        if self.events.too_many_files:
-            notes.append("more event files than are read; only the first are")
+        if self.events.too_many_files or self.events.too_many_folders:
+            notes.append(f"only the first {MAX_FILES} event files in {MAX_FOLDERS:,} folders are read")
         if self.state.dropped:
             notes.append(f"{self.state.dropped:,} points of series past the first ones dropped")
         return plain(" · ".join(notes))
