@@ -30,6 +30,9 @@ What it does:
     backprop-dw1.svg  the same lesson at 80x24, Affine1's backward step scrolled to dW1 (one image per unit)
     lab.svg           the lab tab, 120x40: "SoftmaxWithLoss.backward without / N" caught, with its hint and error map
     runs.svg          the run browser, 120x40, this run and an earlier one (lr 0.02) overlaid
+    tensorboard.svg   python -m tui --view at 120x32 (only this one with --tensorboard-only): two runs
+                      (lr 0.1 and 0.02, 3,500 iterations) exported with engine export --tensorboard,
+                      their test accuracy overlaid
 
 Pilot.press waits for the process to look idle (up to ~1 s per wait, twice per
 key), and the trainer is CPU-bound, so keys pressed during training go through
@@ -206,9 +209,33 @@ async def run(folder: Path, out: Path) -> None:
         app.exit()
 
 
+async def tensorboard_view(folder: Path, out: Path) -> None:
+    """Two runs trained headless, exported as TensorBoard files into one folder, shown by the viewer."""
+    from engine.tensorboard_export import export_tensorboard
+    from tui.screens.tensorboard_screen import TensorBoardScreen
+    from tui.view_app import ViewApp
+
+    runs, logdir = folder / "runs", folder / "tensorboard"
+    for lr in (0.1, 0.02):
+        earlier_run(folder, runs, TrainConfig(iters=3500, gradcheck_every=500, lr=lr))
+        newest = max(runs.iterdir())  # run names begin with their start time
+        export_tensorboard(newest, logdir / f"lr {lr}", host="screenshots")
+    app = ViewApp(logdir)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TensorBoardScreen)
+                         and len(app.screen.state.runs()) == 2 and app.screen.events.caught_up, "the two runs")
+        await pilot.pause(0.5)
+        await pilot.press("home")  # from loss to accuracy/test: the two runs overlaid
+        await pilot.pause(0.6)
+        await shoot(pilot, app, out, "tensorboard.svg")
+        app.exit()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots", help="folder for the SVGs")
+    parser.add_argument("--tensorboard-only", action="store_true",
+                        help="only tensorboard.svg (two runs exported and shown by python -m tui --view)")
     parser.add_argument("--data-only", type=Path, metavar="DIR",
                         help="only write the 8k/2k MNIST folder into DIR (for python -m tui --data-dir DIR)")
     args = parser.parse_args()
@@ -221,7 +248,7 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=UnverifiedDataWarning)
     with tempfile.TemporaryDirectory(prefix="backprop-screens-") as tmp:
         build_folder(Path(tmp))
-        asyncio.run(run(Path(tmp), args.out))
+        asyncio.run((tensorboard_view if args.tensorboard_only else run)(Path(tmp), args.out))
     print("done")
     return 0
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..scalars import ScalarsState
 from .loss_plot import band, series_lines
-from .plot_axes import decade_ticks, iteration_axis, linear_limits, log_limits, round_span
+from .plot_axes import decade_ticks, iteration_axis, linear_limits, log_limits, nice_ticks, round_span
 from .plot_values import YAxis
 from .timed_plot import TimedPlot
 
@@ -42,6 +42,8 @@ class ScalarPlot(TimedPlot):
             decade_ticks(plt, bottom, top, self.size.height)
         else:
             plt.ylim(bottom, top)
+            ticks = nice_ticks(bottom, top, count=max(2, self.size.height // 4))
+            plt.yticks(ticks, [f"{t:.3g}" for t in ticks])  # 1.2e-10, not plotext's 0.000000000120
         iteration_axis(plt, span, self.size.width)
 
     def draw_one(self, plt, series, columns: int) -> tuple[tuple[float, float], int]:
