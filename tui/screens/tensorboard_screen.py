@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from engine.records import plain
 from engine.tensorboard_log import MAX_FILES, MAX_FOLDERS, TensorBoardLog
 
-from ..scalars import ScalarsState
+from ..scalars import MAX_SERIES, ScalarsState
 from ..widgets.scalar_plot import ScalarPlot
 
 POLL_EVERY = 0.25  # seconds between looks at the files: a new event shows within about a second
@@ -87,16 +87,13 @@ class TensorBoardScreen(Screen):
                 time.sleep(POLL_EVERY)
 
     def describe_problems(self) -> str:
-        notes = []
-        if skipped := self.events.skipped:
-            notes.append(str(skipped))
+        """What is wrong with the files, in a line (made on the reading thread, from the reader alone)."""
+        notes = [str(self.events.skipped)] if self.events.skipped.count else []
         if self.events.unreadable:
             path, reason = next(iter(self.events.unreadable.items()))
             notes.append(f"{len(self.events.unreadable)} file(s) unreadable (first: {path.name}: {reason})")
         if self.events.too_many_files or self.events.too_many_folders:
             notes.append(f"only the first {MAX_FILES} event files in {MAX_FOLDERS:,} folders are read")
-        if self.state.dropped:
-            notes.append(f"{self.state.dropped:,} points of series past the first ones dropped")
         return plain(" · ".join(notes))
 
     def drain(self) -> None:
@@ -135,7 +132,9 @@ class TensorBoardScreen(Screen):
             runs = self.state.runs()
             title.update(Text(plain(f"TensorBoard log {self.logdir} · {len(runs)} run{'s' * (len(runs) > 1)} · "
                                     f"{len(self.state.tags())} scalar tags · read-only, following")))
-        self.query_one("#tb-news", Static).update(Text(self.news))
+        dropped = [f"{self.state.dropped:,} points of series past the first {MAX_SERIES} not kept"] \
+            if self.state.dropped else []
+        self.query_one("#tb-news", Static).update(Text(" · ".join(filter(None, [self.news, *dropped]))))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         plot = self.query_one(ScalarPlot)

@@ -1,0 +1,34 @@
+"""tui/scalars.py: the TensorBoard viewer's series, by tag and run, bounded."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.history import Ema
+from engine.tensorboard_log import Point
+from tui.scalars import MAX_SERIES, ScalarsState
+
+
+def test_points_fold_into_series_by_tag_and_run_with_the_monitor_ema():
+    state = ScalarsState()
+    values = [2.0, 1.0, math.nan, 0.5, 0.25]
+    changed = state.apply([Point("b", "loss", i, v) for i, v in enumerate(values)] + [Point("a", "loss", 0, 3.0),
+                                                                                     Point("a", "acc", 0, 0.5)])
+    assert changed == {"loss", "acc"}
+    assert state.tags() == ["acc", "loss"] and state.runs() == ["a", "b"]
+    assert [run for run, _ in state.of("loss")] == ["a", "b"]
+    series = dict(state.of("loss"))["b"]
+    assert series.points == 5 and series.last_step == 4 and series.last_value == 0.25
+    ema = Ema()
+    expected = [ema(v) for v in values]
+    smoothed = series.smoothed.query(0, 4, 10)
+    assert smoothed.mean.tolist() == pytest.approx(expected, nan_ok=True)
+
+
+def test_series_past_the_bound_are_counted_not_kept():
+    state = ScalarsState()
+    state.apply([Point("run", f"tag{n}", 0, 1.0) for n in range(MAX_SERIES + 5)])
+    state.apply([Point("run", "tag0", 1, 2.0), Point("run", f"tag{MAX_SERIES + 1}", 1, 2.0)])
+    assert len(state.series) == MAX_SERIES and state.dropped == 6
+    assert dict(state.of("tag0"))["run"].points == 2
