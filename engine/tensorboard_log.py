@@ -58,6 +58,10 @@ class TensorBoardLog:
                 total.first = total.first or reader.skipped.first
         return total
 
+    def progress(self) -> tuple[int, int]:
+        """(bytes read, bytes in the files) as of the last poll."""
+        return sum(r.offset for r in self.readers.values()), sum(r.size for r in self.readers.values())
+
     def runs(self) -> list[str]:
         return sorted({self.run_name(path) for path in self.readers})
 

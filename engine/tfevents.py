@@ -7,8 +7,9 @@ decoded by hand below, with their field numbers.
 
 Reading trusts no file: a record longer than MAX_RECORD or whose CRC does not match is skipped and counted,
 and the reader finds the next intact record header (a damaged length cannot be followed); a record still
-being written waits for the next poll. Only scalars are read back (simple_value, or a scalar tensor as
-TF2's tf.summary and newer PyTorch write them); histograms and images are passed over.
+being written waits for the next poll. A file that did not change since the last poll is not opened.
+Only scalars are read back (simple_value, or a scalar tensor as TF2's tf.summary and newer PyTorch
+write them); histograms and images are passed over.
 """
 from __future__ import annotations
 
@@ -290,13 +291,19 @@ class RecordReader:
         self.skipped = Skipped()
         self.resyncing = False  # inside a damaged stretch: one skip counted for all of it
         self.more = False  # the last poll stopped at READ_LIMIT: there is more to read now
+        self.stamp: tuple | None = None  # (inode, size, mtime) at the last read: unchanged, nothing to read
+        self.size = 0  # the file's size at the last look
 
     def poll(self, decode: Callable[[bytes], object] = bytes) -> list:
         """The records added since the last poll, as `decode` makes them (None: not wanted; Malformed:
-        damaged). The data's CRC is checked for each record wanted or malformed, so records that are
-        not used (images, when only scalars are read) cost no CRC. OSError when the file cannot be read."""
+        damaged); a record whose CRC does not match is damaged, whether wanted or not (its length may be
+        what is wrong). OSError when the file cannot be read."""
+        stat = os.lstat(self.path)  # a look first: a file that did not change is not opened again
+        if not self.more and self.stamp == (stat.st_ino, stat.st_size, stat.st_mtime_ns):
+            return []
         with open_regular(self.path) as f:
             stat = os.fstat(f.fileno())
+            self.stamp, self.size = (stat.st_ino, stat.st_size, stat.st_mtime_ns), stat.st_size
             if self.inode is not None and (stat.st_ino != self.inode or stat.st_size < self.offset):
                 self.offset, self.resyncing = 0, False  # replaced or cut back: read again
             self.inode = stat.st_ino
@@ -316,18 +323,16 @@ class RecordReader:
             if end > len(data):
                 break  # still being written
             body = data[at + HEADER:end - 4]
-            try:
-                item, malformed = decode(body), None
-            except Malformed as exc:
-                item, malformed = None, f"not an event record ({exc})"
-            if item is not None or malformed:
-                if struct.unpack("<I", data[end - 4:end])[0] != masked_crc(body):
-                    self._damaged(at, "a record whose data CRC does not match")
-                    at += 1
-                    continue
-                if malformed:
-                    self.skipped.add(f"{self.path.name} byte {self.offset + at:,}", malformed)
+            if struct.unpack("<I", data[end - 4:end])[0] != masked_crc(body):
+                self._damaged(at, "a record whose data CRC does not match")
+                at += 1  # (a cut record's length reaches into the next ones: look for them byte by byte)
+                continue
             self.resyncing = False
+            try:
+                item = decode(body)
+            except Malformed as exc:
+                item = None
+                self.skipped.add(f"{self.path.name} byte {self.offset + at:,}", f"not an event record ({exc})")
             if item is not None:
                 found.append(item)
             at = end

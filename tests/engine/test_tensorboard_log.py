@@ -200,3 +200,30 @@ def test_new_files_are_found_at_the_next_search(tmp_path):
     write(tmp_path / "late" / "events.out.tfevents.1", scalar_record(4, loss=0.5))
     found = [log.poll() for _ in range(SEARCH_EVERY)]
     assert found[-1] == [Point("late", "loss", 4, 0.5)] and not any(found[:-1])
+
+
+def test_a_cut_record_that_is_not_read_does_not_cost_the_scalars_after_it(tmp_path):
+    """A histogram record missing half its data: its length reaches into the next records, so its CRC is
+    checked though its contents are not used, and the reader finds the records after it."""
+    histogram = tf.frame(tf.event(1, 1.0, [tf.histogram("w", [float(e) for e in range(101)], [1] * 100, 0.0, 0.0)]))
+    cut = histogram[:tf.HEADER + (len(histogram) - tf.HEADER) // 2]
+    write(tmp_path / "events.out.tfevents.1", b"".join(scalar_record(s, x=1.0) for s in range(10)) + cut
+          + b"".join(scalar_record(s, x=1.0) for s in range(10, 200)))
+    log = TensorBoardLog(tmp_path)
+    assert [p.step for p in log.poll()] == list(range(200))
+    assert log.skipped.count == 1
+
+
+def test_a_file_that_did_not_change_is_not_opened_again(tmp_path, monkeypatch):
+    path = tmp_path / "events.out.tfevents.1"
+    write(path, scalar_record(1, loss=1.0))
+    opened = []
+    real_open = tf.open_regular
+    monkeypatch.setattr(tf, "open_regular", lambda p: opened.append(p) or real_open(p))
+    log = TensorBoardLog(tmp_path)
+    log.poll()
+    log.poll()
+    assert len(opened) == 1
+    write(path, scalar_record(2, loss=2.0), "ab")
+    assert [p.step for p in log.poll()] == [2] and len(opened) == 2
+    assert log.progress() == (path.stat().st_size, path.stat().st_size)

@@ -32,3 +32,29 @@ def test_series_past_the_bound_are_counted_not_kept():
     state.apply([Point("run", "tag0", 1, 2.0), Point("run", f"tag{MAX_SERIES + 1}", 1, 2.0)])
     assert len(state.series) == MAX_SERIES and state.dropped == 6
     assert dict(state.of("tag0"))["run"].points == 2
+
+
+def feed(state, run, steps, value):
+    state.apply([Point(run, "lr", step, value) for step in steps])
+
+
+def test_a_job_restarted_into_its_folder_replaces_the_steps_it_logs_again():
+    """Steps going back: the points from there on are dropped (as TensorBoard does), the new ones kept."""
+    state = ScalarsState()
+    feed(state, "job", range(1300), 0.1)
+    feed(state, "job", range(300), 0.5)
+    series = dict(state.of("lr"))["job"]
+    assert series.points == 300 and series.last_step == 299
+    whole = series.values.query(series.values.first_iteration, series.values.last_iteration, 1)
+    assert whole.low.min() == whole.high.max() == 0.5
+
+
+def test_a_job_resumed_from_a_checkpoint_keeps_the_steps_before_it():
+    state = ScalarsState()
+    feed(state, "job", range(1300), 0.1)
+    feed(state, "job", range(500, 800), 0.5)
+    series = dict(state.of("lr"))["job"]
+    assert series.points == 800 and series.last_step == 799
+    before, after = series.values.query(0, 499, 50), series.values.query(500, 799, 50)
+    assert before.high.max() == 0.1 and after.low.min() == 0.5 and after.iteration.max() <= 799
+    assert series.smoothed.query(0, 499, 50).mean.max() == pytest.approx(0.1)

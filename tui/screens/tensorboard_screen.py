@@ -61,6 +61,8 @@ class TensorBoardScreen(Screen):
         self.stale = False
         self.drawn_at = 0.0
         self.tag_names: list[str] = []  # the list's tags, in its order
+        self.caught_up, self.progress = False, (0, 0)  # as the reading thread last said
+        self.shown_text: dict[str, str] = {}  # the title's and problems line's words on the screen
         self.log_scale: dict[str, bool] = {}  # by tag, once toggled; else on for tags with "loss" in them
 
     def compose(self) -> ComposeResult:
@@ -82,7 +84,7 @@ class TensorBoardScreen(Screen):
         worker = get_current_worker()
         while not worker.is_cancelled:
             points = self.events.poll()
-            self.inbox.append((points, self.describe_problems()))
+            self.inbox.append((points, self.describe_problems(), self.events.caught_up, self.events.progress()))
             if self.events.caught_up:
                 time.sleep(POLL_EVERY)
 
@@ -99,7 +101,7 @@ class TensorBoardScreen(Screen):
     def drain(self) -> None:
         changed = set()
         while self.inbox:
-            points, self.news = self.inbox.popleft()
+            points, self.news, self.caught_up, self.progress = self.inbox.popleft()
             changed |= self.state.apply(points)
         if changed:
             self.update_tags(changed)
@@ -124,17 +126,22 @@ class TensorBoardScreen(Screen):
         self.stale |= plot.tag in changed
 
     def update_title(self) -> None:
-        title = self.query_one("#tb-title", Static)
+        """The title and the problems line, sent to the terminal only when their words change."""
+        read, size = self.progress
+        doing = "read-only, following" if self.caught_up else f"reading: {read / 1e6:,.1f} of {size / 1e6:,.1f} MB"
         if not self.state.series:
-            waiting = "no scalars yet" if self.events.readers else "no event files (*tfevents*) yet"
-            title.update(Text(plain(f"TensorBoard log {self.logdir}: {waiting}; waiting for them")))
+            waiting = "no scalars yet" if size else "no event files (*tfevents*) yet"
+            title = f"TensorBoard log {self.logdir}: {waiting} · {doing}"
         else:
             runs = self.state.runs()
-            title.update(Text(plain(f"TensorBoard log {self.logdir} · {len(runs)} run{'s' * (len(runs) > 1)} · "
-                                    f"{len(self.state.tags())} scalar tags · read-only, following")))
-        dropped = [f"{self.state.dropped:,} points of series past the first {MAX_SERIES} not kept"] \
+            title = (f"TensorBoard log {self.logdir} · {len(runs)} run{'s' * (len(runs) > 1)} · "
+                     f"{len(self.state.tags())} scalar tags · {doing}")
+        dropped = [f"{self.state.dropped:,} points of series past the first {MAX_SERIES} (run, tag) pairs not kept"] \
             if self.state.dropped else []
-        self.query_one("#tb-news", Static).update(Text(" · ".join(filter(None, [self.news, *dropped]))))
+        for name, text in (("#tb-title", plain(title)), ("#tb-news", " · ".join(filter(None, [self.news, *dropped])))):
+            if self.shown_text.get(name) != text:
+                self.shown_text[name] = text
+                self.query_one(name, Static).update(Text(text))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         plot = self.query_one(ScalarPlot)
