@@ -42,6 +42,7 @@ class TensorBoardLog:
     unreadable: dict[Path, str] = field(default_factory=dict)  # files that could not be read at the last poll
     too_many_files: bool = False
     too_many_folders: bool = False
+    links: int = 0  # symlinks met by the last search for files (not followed)
     polls: int = 0
     caught_up: bool = False  # every file was read to its end once
 
@@ -58,6 +59,19 @@ class TensorBoardLog:
                 total.first = total.first or reader.skipped.first
         return total
 
+    def problems(self) -> list[str]:
+        """What is wrong with the files, as of the last poll: one note each."""
+        notes = [str(self.skipped)] if self.skipped.count else []
+        if self.unreadable:
+            path, reason = next(iter(self.unreadable.items()))
+            where = path.relative_to(self.logdir)
+            notes.append(f"{len(self.unreadable)} file(s) unreadable (first: {where}: {reason})")
+        if self.links:
+            notes.append(f"{self.links} symlink{'s' * (self.links > 1)} not followed")
+        if self.too_many_files or self.too_many_folders:
+            notes.append(f"only the first {MAX_FILES} event files in {MAX_FOLDERS:,} folders are read")
+        return notes
+
     def progress(self) -> tuple[int, int]:
         """(bytes read, bytes in the files) as of the last poll."""
         return sum(r.offset for r in self.readers.values()), sum(r.size for r in self.readers.values())
@@ -68,7 +82,7 @@ class TensorBoardLog:
     def run_name(self, path: Path) -> str:
         """The folder holding the file, relative to the log folder; the log folder's own name for its files."""
         relative = path.parent.relative_to(self.logdir)
-        return plain(str(relative) if relative.parts else self.logdir.resolve().name or "/")[:MAX_TAG]
+        return one_line(str(relative) if relative.parts else self.logdir.resolve().name or "/")
 
     def poll(self) -> list[Point]:
         if self.polls % SEARCH_EVERY == 0:
@@ -92,7 +106,7 @@ class TensorBoardLog:
     def find_files(self) -> list[Path]:
         """The event files under the log folder, no symlink followed, at most MAX_FILES in MAX_FOLDERS."""
         found: list[Path] = []
-        folders, looked = [(self.logdir, 0)], 0
+        folders, looked, links = [(self.logdir, 0)], 0, 0
         while folders and len(found) < MAX_FILES and looked < MAX_FOLDERS:
             folder, depth = folders.pop()
             looked += 1
@@ -105,19 +119,27 @@ class TensorBoardLog:
                     mode = entry.stat(follow_symlinks=False).st_mode
                 except OSError:
                     continue
-                if stat.S_ISDIR(mode) and depth < MAX_DEPTH and not entry.name.startswith("."):
+                if stat.S_ISLNK(mode) and (is_event_file(entry.name) or entry.is_dir()):  # (is_dir: a stat)
+                    links += 1  # never followed (TensorBoard would follow it): said on the screen
+                elif stat.S_ISDIR(mode) and depth < MAX_DEPTH and not entry.name.startswith("."):
                     folders.append((Path(entry.path), depth + 1))
                 elif stat.S_ISREG(mode) and is_event_file(entry.name):
                     found.append(Path(entry.path))
         self.too_many_files = len(found) >= MAX_FILES
         self.too_many_folders = looked >= MAX_FOLDERS and bool(folders)
+        self.links = links
         return found[:MAX_FILES]
+
+
+def one_line(text: str) -> str:
+    """A tag or run name as one line of plain text (no control characters, newlines or tabs), cut at MAX_TAG."""
+    return plain(" ".join(text.splitlines()).replace("\t", " "))[:MAX_TAG]
 
 
 def scalars_of(body: bytes) -> tuple[int, list[tuple[str, float]]] | None:
     """An event record's (step, [(tag, value)]), or None when it holds no scalar; Malformed when it is
-    not an Event. Tags are plain text (no control characters), cut at MAX_TAG."""
+    not an Event. Tags are made one line of plain text (one_line)."""
     event = decode_scalars(body)
     if not event.values:
         return None
-    return event.step, [(plain(tag)[:MAX_TAG], value) for tag, value in event.values]
+    return event.step, [(one_line(tag), value) for tag, value in event.values]

@@ -26,7 +26,7 @@ from engine.records import plain
 from engine.runs import LogFollower, resolve_run
 from engine.tensorboard_log import TensorBoardLog
 
-from .scalars import ScalarsState
+from .scalars import MAX_SERIES, ScalarsState
 from .state import MonitorState
 from .widgets.accuracy_plot import AccuracyPlot
 from .widgets.ansi_frame import ascii_text, to_ascii
@@ -121,16 +121,23 @@ def chosen_tags(state: ScalarsState, asked: list[str]) -> list[str]:
     return loss + accuracy or tags[:1]
 
 
-def scalar_table(state: ScalarsState) -> Table:
+NARROW = 80  # columns below which the table leaves out points and last step, so the numbers stay whole
+
+
+def scalar_table(state: ScalarsState, width: int) -> Table:
     table = Table(box=None, padding=(0, 1))
-    for name, justify in (("tag", "left"), ("run", "left"), ("points", "right"), ("last step", "right"),
-                          ("last", "right"), ("min", "right"), ("max", "right")):
-        table.add_column(name, justify=justify, no_wrap=name != "tag")
+    columns = [name for name in ("tag", "run", "points", "last step", "last", "min", "max")
+               if width >= NARROW or name not in ("points", "last step")]
+    for name in columns:  # names fold, numbers stay whole
+        table.add_column(name, justify="left" if name in ("tag", "run") else "right", overflow="fold",
+                         min_width=12 if name == "tag" else None, no_wrap=name not in ("tag", "run"))
     for tag in state.tags():
         for run, series in state.of(tag):
             whole = series.values.query(series.values.first_iteration, series.values.last_iteration, 1)
-            table.add_row(Text(tag), Text(run), f"{series.points:,}", f"{series.last_step:,}",
-                          f"{series.last_value:.4g}", f"{float(whole.low.min()):.4g}", f"{float(whole.high.max()):.4g}")
+            cells = {"tag": Text(tag), "run": Text(run), "points": f"{series.points:,}",
+                     "last step": f"{series.last_step:,}", "last": f"{series.last_value:.4g}",
+                     "min": f"{float(whole.low.min()):.4g}", "max": f"{float(whole.high.max()):.4g}"}
+            table.add_row(*(cells[name] for name in columns))
     return table
 
 
@@ -146,8 +153,10 @@ def show_tensorboard(logdir: Path, args: argparse.Namespace, console: Console, c
     missing = [tag for tag in args.tag if tag not in state.tags()]
     for tag in chosen_tags(state, args.tag):
         print(plot_text(ScalarPlot.draw, ScalarFigure(state, tag, args.width, args.height, args.ascii), color))
-    console.print(scalar_table(state))
-    for note in ([str(log.skipped)] if log.skipped.count else []) + [f"no tag {tag!r}" for tag in missing]:
+    console.print(scalar_table(state, args.width))
+    dropped = [f"{state.dropped:,} points of series past the first {MAX_SERIES} (run, tag) pairs not shown"] \
+        if state.dropped else []
+    for note in log.problems() + dropped + [f"no tag {tag!r}" for tag in missing]:
         print(f"warning: {plain(note)}", file=sys.stderr)
     return EXIT_OK
 

@@ -87,11 +87,12 @@ def test_a_record_with_good_crcs_that_is_not_an_event_is_counted(tmp_path):
     assert log.skipped.count == 1 and "not an event record" in log.skipped.first
 
 
-def test_tags_are_plain_text_and_bounded(tmp_path):
-    write(tmp_path / "events.out.tfevents.1", scalar_record(1, **{"\x1b[31mred\x07" + "x" * 500: 1.0}))
-    (point,) = TensorBoardLog(tmp_path).poll()
-    assert "\x1b" not in point.tag and "\x07" not in point.tag
-    assert point.tag.startswith("\ufffd[31mred") and len(point.tag) == MAX_TAG
+def test_tags_are_one_line_of_plain_text_and_bounded(tmp_path):
+    write(tmp_path / "events.out.tfevents.1", scalar_record(1, **{"\x1b[31mred\x07" + "x" * 500: 1.0,
+                                                                  "multi\nline\ttag\r\n": 2.0}))
+    points = TensorBoardLog(tmp_path).poll()
+    assert points[0].tag.startswith("\ufffd[31mred\ufffdx") and len(points[0].tag) == MAX_TAG
+    assert points[1].tag == "multi line tag"
 
 
 def test_symlinks_are_never_followed(tmp_path):
@@ -101,8 +102,10 @@ def test_symlinks_are_never_followed(tmp_path):
     write(logdir / "real" / "events.out.tfevents.1", scalar_record(1, loss=1.0))
     os.symlink(outside, logdir / "linked-folder")
     os.symlink(outside / "events.out.tfevents.1", logdir / "real" / "events.out.tfevents.2")
+    os.symlink(outside / "events.out.tfevents.1", logdir / "real" / "notes.txt")  # not an event file: not said
     log = TensorBoardLog(logdir)
     assert [p.tag for p in log.poll()] == ["loss"]
+    assert log.links == 2  # the viewer says so
 
 
 def test_a_file_replaced_by_a_symlink_is_reported_not_followed(tmp_path):

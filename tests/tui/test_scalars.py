@@ -58,3 +58,22 @@ def test_a_job_resumed_from_a_checkpoint_keeps_the_steps_before_it():
     before, after = series.values.query(0, 499, 50), series.values.query(500, 799, 50)
     assert before.high.max() == 0.1 and after.low.min() == 0.5 and after.iteration.max() <= 799
     assert series.smoothed.query(0, 499, 50).mean.max() == pytest.approx(0.1)
+
+
+def test_the_viewer_x_axis_grows_in_round_steps_leaving_at_most_a_third_empty():
+    from tui.widgets.plot_axes import round_span
+
+    spans = [round_span(last) for last in range(0, 100_000, 7)]
+    assert set(spans) <= {round(m * 10 ** k) for k in range(1, 6) for m in (1, 1.5, 2, 3, 4, 5, 7.5)}
+    assert all(span >= last and (last < 10 or last / span > 2 / 3 - 1e-9)
+               for last, span in zip(range(0, 100_000, 7), spans))
+
+
+def test_a_flat_series_sits_in_the_middle_of_a_round_axis():
+    from tui.widgets.plot_axes import linear_limits
+
+    assert linear_limits(5.0, 5.0) == pytest.approx((4.8, 5.2))
+    assert linear_limits(0.0, 0.0) == (-1.0, 1.0)
+    low, high = linear_limits(0.001, 0.001 * (1 + 1e-12))  # an EMA of a constant, rounded
+    assert low == pytest.approx(0.0008) and high == pytest.approx(0.0012)
+    assert linear_limits(0.13, 2.31) == (0.0, 2.5)

@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from engine.records import plain
-from engine.tensorboard_log import MAX_FILES, MAX_FOLDERS, TensorBoardLog
+from engine.tensorboard_log import TensorBoardLog
 
 from ..scalars import MAX_SERIES, ScalarsState
 from ..widgets.scalar_plot import ScalarPlot
@@ -84,19 +84,10 @@ class TensorBoardScreen(Screen):
         worker = get_current_worker()
         while not worker.is_cancelled:
             points = self.events.poll()
-            self.inbox.append((points, self.describe_problems(), self.events.caught_up, self.events.progress()))
+            self.inbox.append((points, plain(" · ".join(self.events.problems())), self.events.caught_up,
+                               self.events.progress()))
             if self.events.caught_up:
                 time.sleep(POLL_EVERY)
-
-    def describe_problems(self) -> str:
-        """What is wrong with the files, in a line (made on the reading thread, from the reader alone)."""
-        notes = [str(self.events.skipped)] if self.events.skipped.count else []
-        if self.events.unreadable:
-            path, reason = next(iter(self.events.unreadable.items()))
-            notes.append(f"{len(self.events.unreadable)} file(s) unreadable (first: {path.name}: {reason})")
-        if self.events.too_many_files or self.events.too_many_folders:
-            notes.append(f"only the first {MAX_FILES} event files in {MAX_FOLDERS:,} folders are read")
-        return plain(" · ".join(notes))
 
     def drain(self) -> None:
         changed = set()

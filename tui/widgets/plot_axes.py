@@ -42,12 +42,14 @@ def x_span(last_iteration: int, planned: int | None) -> int:
 
 
 def round_span(last: int) -> int:
-    """The first of 10, 20, 50, 100, 200 ... that holds `last`: an x axis that grows with a series of any
-    length and moves seldom."""
-    span = 10
-    while span < last:
-        span = span * 5 // 2 if str(span)[0] == "2" else span * 2
-    return span
+    """The first of 10, 15, 20, 30, 40, 50, 75, 100, 150 ... that holds `last`: an x axis that grows with a
+    series of any length, moves seldom (seven times per power of ten) and leaves at most a third empty."""
+    power = 10
+    while True:
+        for mantissa in (1, 1.5, 2, 3, 4, 5, 7.5):
+            if mantissa * power >= last:
+                return int(mantissa * power)
+        power *= 10
 
 
 def log_limits(low: float, high: float) -> tuple[float, float]:
@@ -57,8 +59,13 @@ def log_limits(low: float, high: float) -> tuple[float, float]:
 
 
 def linear_limits(low: float, high: float) -> tuple[float, float]:
-    """`low` to `high` widened to round steps (about five of them): 0.13 to 2.31 gives 0 to 2.5."""
-    step = nice_step(high - low) if high > low else max(abs(high), 1.0)
+    """`low` to `high` widened to round steps (about five of them): 0.13 to 2.31 gives 0 to 2.5. A flat
+    series is put in the middle, a round step above and below it: 5 gives 4.8 to 5.2, 0.001 gives 0.0008
+    to 0.0012, 0 gives -1 to 1."""
+    if not high - low > 1e-9 * max(abs(low), abs(high)):  # (flat but for rounding, as an EMA of a constant)
+        step = 2 * 10.0 ** (math.floor(math.log10(abs(high))) - 1) if high else 1.0
+        return low - step, high + step
+    step = nice_step(high - low)
     bottom, top = math.floor(low / step) * step, math.ceil(high / step) * step
     return bottom, top if top > bottom else bottom + step
 

@@ -13,6 +13,7 @@ from .plot_values import YAxis
 from .timed_plot import TimedPlot
 
 COLORS = ("orange", "cyan", "green", "magenta", "blue", "red", "yellow", "white")
+ASCII_MARKERS = ".+xo*#%@"  # with --ascii, runs told apart by their marker (no colour may be seen)
 
 
 class ScalarPlot(TimedPlot):
@@ -69,7 +70,8 @@ class ScalarPlot(TimedPlot):
         shown = []
         for number, (run, x, y) in enumerate(curves):
             placed = axis.place(y)
-            plt.plot(x, placed, marker=self.marker("."), color=COLORS[number % len(COLORS)], label=run)
+            marker = self.marker(ASCII_MARKERS[number % len(ASCII_MARKERS)])
+            plt.plot(x, placed, marker=marker, color=COLORS[number % len(COLORS)], label=run)
             axis.mark(plt, x, y, columns)
             shown.append(placed)
         shown = np.concatenate(shown)
