@@ -92,3 +92,30 @@ def test_the_view_flag_needs_a_folder_and_no_run(tmp_path):
                           (["--view", str(tmp_path), "--attach", "x"], "not allowed with")):
         result = subprocess.run([sys.executable, "-m", "tui", *argv], capture_output=True, text=True, cwd=ROOT)
         assert result.returncode == 2 and message in result.stderr
+
+
+def test_a_long_backlog_is_folded_in_a_bounded_piece_per_tick(tmp_path):
+    """Catching up on a long log: each drain folds in at most DRAIN_POINTS, so keys answer between ticks,
+    and the title says it is still reading until the inbox is empty."""
+    from engine.tensorboard_log import Point
+    from tui.screens.tensorboard_screen import DRAIN_POINTS
+    from tui.view_app import ViewApp
+
+    async def test():
+        app = ViewApp(tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.caught_up, what="the empty folder read")
+            for timer in list(screen._timers):  # drained by hand below (private: no public list of timers)
+                timer.stop()
+            points = [Point("job", "loss", step, 1.0) for step in range(2 * DRAIN_POINTS + 5)]
+            screen.inbox.append((points, "", True, (100, 100)))
+            screen.drain()
+            assert dict(screen.state.of("loss"))["job"].points == DRAIN_POINTS and not screen.caught_up
+            screen.drain()
+            screen.drain()
+            assert dict(screen.state.of("loss"))["job"].points == len(points) and screen.caught_up
+            await pilot.pause()
+            assert "following" in shown(app)
+
+    run(test())

@@ -30,6 +30,7 @@ from ..widgets.scalar_plot import ScalarPlot
 
 POLL_EVERY = 0.25  # seconds between looks at the files: a new event shows within about a second
 DRAIN_EVERY = 0.1
+DRAIN_POINTS = 20_000  # folded in per drain: about 50 ms of the UI thread's time
 REDRAW_EVERY = 0.5  # the plot at most this often (a plotext frame costs 20-90 ms)
 
 
@@ -90,10 +91,17 @@ class TensorBoardScreen(Screen):
                 time.sleep(POLL_EVERY)
 
     def drain(self) -> None:
-        changed = set()
-        while self.inbox:
-            points, self.news, self.caught_up, self.progress = self.inbox.popleft()
+        """Fold in what the thread read, at most DRAIN_POINTS per tick: catching up on a long log, keys
+        still answer between ticks (the rest waits in the inbox)."""
+        changed, budget = set(), DRAIN_POINTS
+        while self.inbox and budget > 0:
+            points, *said = self.inbox.popleft()
+            if len(points) > budget:
+                self.inbox.appendleft((points[budget:], *said))
+                points, said[1] = points[:budget], False  # not caught up while points wait
+            self.news, self.caught_up, self.progress = said
             changed |= self.state.apply(points)
+            budget -= len(points)
         if changed:
             self.update_tags(changed)
         self.update_title()
