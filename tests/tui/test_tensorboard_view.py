@@ -119,3 +119,20 @@ def test_a_long_backlog_is_folded_in_a_bounded_piece_per_tick(tmp_path):
             assert "following" in shown(app)
 
     run(test())
+
+
+def test_question_mark_lists_the_viewer_keys(tmp_path):
+    from tui.screens.help_screen import HelpScreen
+    from tui.screens.tensorboard_screen import TensorBoardScreen
+    from tui.view_app import ViewApp
+
+    async def test():
+        app = ViewApp(tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            assert "Choose a tag" in shown(app) and "Log scale" in shown(app)
+            await pilot.press("escape")
+            assert isinstance(app.screen, TensorBoardScreen)
+
+    run(test())
