@@ -34,7 +34,7 @@ WRITER = textwrap.dedent("""
         for line in sys.stdin:
             step = int(line)
             time.sleep(random.uniform(0, 0.5))
-            f.write(tf.frame(tf.event(step, time.time(), [tf.scalar("bench/value", step + 0.5)])))
+            f.write(tf.frame(tf.event(step, time.time(), [tf.scalar("value", step + 0.5)])))
             print(time.time(), flush=True)
 """)
 
@@ -42,7 +42,7 @@ WRITER = textwrap.dedent("""
 async def measure(samples: int, backlog: int) -> list[float]:
     folder = Path(tempfile.mkdtemp())
     path = folder / "events.out.tfevents.1.bench"
-    path.write_bytes(b"".join(tf.frame(tf.event(i, 0.0, [tf.scalar("bench/value", 0.25)])) for i in range(backlog)))
+    path.write_bytes(b"".join(tf.frame(tf.event(i, 0.0, [tf.scalar("value", 0.25)])) for i in range(backlog)))
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     delays = []
