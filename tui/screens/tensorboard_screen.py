@@ -57,7 +57,7 @@ class TensorBoardScreen(Screen):
         self.closable, self.ascii = closable, ascii
         self.events = TensorBoardLog(self.logdir)
         self.state = ScalarsState()
-        self.inbox: deque = deque()  # (points, news) from the reading thread
+        self.inbox: deque = deque()  # (points, problems, caught up, (bytes read, bytes)) from the reading thread
         self.news = ""  # what the reader last said about the files: damaged records, unreadable files
         self.stale = False
         self.drawn_at = 0.0
