@@ -68,7 +68,7 @@ def list_runs(root: str | Path) -> list[RunRecord]:
 
 def read_run(path: Path) -> RunRecord:
     """One run as listed: from its summary when that can be used, else from its log (curves included)."""
-    record = RunRecord(path, _started(path), stamp=_summary_stamp(path))
+    record = RunRecord(path, started(path), stamp=_summary_stamp(path))
     try:
         summary = read_row(path)
     except FileNotFoundError:
@@ -198,7 +198,8 @@ def _log_size(run_dir: Path) -> int | None:
     return s.st_size if stat.S_ISREG(s.st_mode) else None
 
 
-def _started(path: Path) -> datetime:
+def started(path: Path) -> datetime:
+    """When the run began: the UTC timestamp its folder's name begins with, else its config's mtime."""
     if STAMPED.match(path.name):  # (fromisoformat reads this form 150 times faster than strptime)
         try:
             return datetime.fromisoformat(path.name[:16])

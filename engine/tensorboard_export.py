@@ -33,7 +33,6 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,12 +45,12 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .files import open_regular
 from .history import Ema
 from .records import Skipped, read_log
-from .runs import CONFIG_FILE, EVENTS_FILE, FOLDER_MODE, checkpoints
+from .run_index import started
+from .runs import EVENTS_FILE, FOLDER_MODE, checkpoints
 
 TENSORBOARD_DIR = "tensorboard"  # the default DIR, inside the run
 FILE_VERSION = "brain.Event:2"
 SUFFIX = "backprop-tui"  # the event file name's last part: who wrote it
-STAMP = re.compile(r"(\d{8}T\d{6}Z)")  # how a run directory's name begins (engine/runs.py new_run_dir)
 MAX_TILES = 1024  # hidden units drawn in the weight image: 32 x 32 tiles of 28 x 28 are 927 x 927 pixels
 IMAGE_TAG = "weight_images/Affine1"
 GAP = 1  # pixels between tiles
@@ -82,16 +81,8 @@ class Written:
 
 
 def run_start(run_dir: Path) -> float:
-    """The run's start (Unix seconds): its directory name's UTC timestamp, else config.json's mtime, else the
-    directory's own."""
-    if m := STAMP.match(Path(run_dir).name):
-        return datetime.strptime(m[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-    for path in (Path(run_dir) / CONFIG_FILE, Path(run_dir)):
-        try:
-            return path.stat().st_mtime
-        except OSError:
-            continue
-    return 0.0
+    """The run's start in Unix seconds, as the run browser lists it (engine/run_index.py started)."""
+    return started(Path(run_dir)).timestamp()
 
 
 def event_file_name(wall_time: float, host: str | None = None) -> str:
@@ -222,11 +213,10 @@ def _write_log(events, put: Callable[[int, list[bytes]], None], written: Written
         put(iteration, [_scalar("accuracy/train", train), _scalar("accuracy/test", test)])
         written.scalars |= {"accuracy/train", "accuracy/test"}
     for iteration in sorted(checks):
-        values = [_scalar(f"gradcheck/{row.name}/{column}", getattr(row, column))
-                  for row in checks[iteration] for column in ("mean_abs_diff", "max_abs_diff", "max_rel_error")]
-        put(iteration, values)
-        written.scalars |= {f"gradcheck/{row.name}/{c}" for row in checks[iteration]
-                            for c in ("mean_abs_diff", "max_abs_diff", "max_rel_error")}
+        scalars = {f"gradcheck/{row.name}/{column}": getattr(row, column)
+                   for row in checks[iteration] for column in ("mean_abs_diff", "max_abs_diff", "max_rel_error")}
+        put(iteration, [_scalar(tag, value) for tag, value in scalars.items()])
+        written.scalars |= set(scalars)
     for iteration in sorted(layers):
         values = []
         for row in layers[iteration]:

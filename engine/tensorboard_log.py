@@ -39,6 +39,7 @@ class TensorBoardLog:
 
     logdir: Path
     readers: dict[Path, RecordReader] = field(default_factory=dict)
+    run_names: dict[Path, str] = field(default_factory=dict)  # each file's run, named once
     unreadable: dict[Path, str] = field(default_factory=dict)  # files that could not be read at the last poll
     too_many_files: bool = False
     too_many_folders: bool = False
@@ -77,7 +78,7 @@ class TensorBoardLog:
         return sum(r.offset for r in self.readers.values()), sum(r.size for r in self.readers.values())
 
     def runs(self) -> list[str]:
-        return sorted({self.run_name(path) for path in self.readers})
+        return sorted(set(self.run_names.values()))
 
     def run_name(self, path: Path) -> str:
         """The folder holding the file, relative to the log folder; the log folder's own name for its files."""
@@ -87,11 +88,12 @@ class TensorBoardLog:
     def poll(self) -> list[Point]:
         if self.polls % SEARCH_EVERY == 0:
             for path in self.find_files():
-                self.readers.setdefault(path, RecordReader(path))
+                if path not in self.readers:
+                    self.readers[path], self.run_names[path] = RecordReader(path), self.run_name(path)
         self.polls += 1
         points, caught_up = [], True
         for path, reader in sorted(self.readers.items()):
-            run = self.run_name(path)
+            run = self.run_names[path]
             try:
                 for step, values in reader.poll(scalars_of):
                     points += [Point(run, tag, step, value) for tag, value in values]

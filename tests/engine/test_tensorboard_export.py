@@ -205,6 +205,11 @@ def test_run_start_is_the_directory_names_timestamp_else_config_mtime(tmp_path):
     (other / "config.json").write_text("{}")
     os.utime(other / "config.json", (1_700_000_000, 1_700_000_000))
     assert run_start(other) == 1_700_000_000
+    impossible = tmp_path / "20261307T112120Z-renamed"  # a 13th month: not a date, so the config's time
+    impossible.mkdir()
+    (impossible / "config.json").write_text("{}")
+    os.utime(impossible / "config.json", (1_700_000_000, 1_700_000_000))
+    assert run_start(impossible) == 1_700_000_000
 
 
 # --- the round trip: a real run, exported, read back by TensorBoard -----------------------------------

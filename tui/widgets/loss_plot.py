@@ -1,7 +1,6 @@
 """Per-batch loss as a min/max band (two points per column), its EMA, and change markers."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +8,7 @@ import numpy as np
 from engine.history import Pyramid, Summary
 
 from ..state import MonitorState
-from .plot_axes import decade_ticks, iteration_axis, linear_limits, log_limits, x_span
+from .plot_axes import iteration_axis, linear_limits, log_limits, value_axis, x_span
 from .plot_values import YAxis
 from .timed_plot import TimedPlot
 
@@ -66,6 +65,15 @@ def band(summary: Summary) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(summary.iteration, 1 + pairs), np.column_stack([summary.low, summary.high]).ravel()[keep]
 
 
+def draw_band(plt, lines: LossLines, marker, label: str, columns: int) -> None:
+    """The min/max band (`label`), its EMA and the marks of moved values, as the loss plot draws them
+    (the TensorBoard viewer draws a tag of one run the same way). `marker`: the plot's marker(char)."""
+    plt.plot(lines.x, lines.y, marker=marker("."), color="gray", label=label)
+    if lines.ema_y is not None:
+        plt.plot(lines.ema_x, lines.ema_y, marker=marker("*"), color="orange", label="EMA")
+    lines.axis.mark(plt, lines.x, lines.moved, columns)
+
+
 class LossPlot(TimedPlot):
     log_scale = True  # the loss falls over orders of magnitude; linear squeezes the later part flat
     smoothing = True
@@ -77,18 +85,10 @@ class LossPlot(TimedPlot):
         lines = loss_lines(state, columns, self.log_scale, self.smoothing)
         if lines is None:
             return
-        plt.plot(lines.x, lines.y, marker=self.marker("."), color="gray", label="batch (min-max)")
-        if lines.ema_y is not None:
-            plt.plot(lines.ema_x, lines.ema_y, marker=self.marker("*"), color="orange", label="EMA")
-        lines.axis.mark(plt, lines.x, lines.moved, columns)
+        draw_band(plt, lines, self.marker, "batch (min-max)", columns)
         bottom, top = lines.limits
         for marker in state.markers:  # labels at the foot of their line, clear of the legend
             plt.vline(marker.iteration, color="magenta")
             plt.text(marker.label, marker.iteration, bottom, color="magenta")
-        plt.yscale("log" if self.log_scale else "linear")
-        if self.log_scale:
-            plt.ylim(math.log10(bottom), math.log10(top))  # (plotext takes a log axis's limits in decades)
-            decade_ticks(plt, bottom, top, self.size.height)
-        else:
-            plt.ylim(bottom, top)
+        value_axis(plt, bottom, top, self.log_scale, self.size.height)
         iteration_axis(plt, lines.span, self.size.width)

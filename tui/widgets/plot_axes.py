@@ -78,6 +78,16 @@ def iteration_axis(plt, span: int, width: int) -> None:
     plt.xticks(ticks, [f"{int(t):,}" for t in ticks])
 
 
+def value_axis(plt, bottom: float, top: float, log: bool, height: int) -> None:
+    """The y axis from `bottom` to `top` (log_limits or linear_limits), log or linear."""
+    plt.yscale("log" if log else "linear")
+    if log:
+        plt.ylim(math.log10(bottom), math.log10(top))  # (plotext takes a log axis's limits in decades)
+        decade_ticks(plt, bottom, top, height)
+    else:
+        plt.ylim(bottom, top)
+
+
 def decade_ticks(plt, low: float, high: float, height: int) -> None:
     """On a log y axis from `low` to `high` (> 0, log_limits), ticks at the powers of ten, labelled 1e-09, 0.001, 1, 10.
 

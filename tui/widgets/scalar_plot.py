@@ -2,13 +2,11 @@
 and its EMA), or several runs' overlaid, one colour each (their EMA, or their values with t)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..scalars import ScalarsState
-from .loss_plot import band, series_lines
-from .plot_axes import decade_ticks, iteration_axis, linear_limits, log_limits, nice_ticks, round_span
+from .loss_plot import band, draw_band, series_lines
+from .plot_axes import iteration_axis, linear_limits, log_limits, nice_ticks, round_span, value_axis
 from .plot_values import YAxis
 from .timed_plot import TimedPlot
 
@@ -37,12 +35,8 @@ class ScalarPlot(TimedPlot):
         else:
             limits, span = self.draw_overlay(plt, runs, columns)
         bottom, top = limits
-        plt.yscale("log" if self.log_scale else "linear")
-        if self.log_scale:
-            plt.ylim(math.log10(bottom), math.log10(top))  # (plotext takes a log axis's limits in decades)
-            decade_ticks(plt, bottom, top, self.size.height)
-        else:
-            plt.ylim(bottom, top)
+        value_axis(plt, bottom, top, self.log_scale, self.size.height)
+        if not self.log_scale:
             ticks = nice_ticks(bottom, top, count=max(2, self.size.height // 4))
             plt.yticks(ticks, [f"{t:.3g}" for t in ticks])  # 1.2e-10, not plotext's 0.000000000120
         iteration_axis(plt, span, self.size.width)
@@ -50,10 +44,7 @@ class ScalarPlot(TimedPlot):
     def draw_one(self, plt, series, columns: int) -> tuple[tuple[float, float], int]:
         lines = series_lines(series.values, series.smoothed if self.smoothing else None,
                              round_span(series.values.last_iteration), columns, self.log_scale)
-        plt.plot(lines.x, lines.y, marker=self.marker("."), color="gray", label="value (min-max)")
-        if lines.ema_y is not None:
-            plt.plot(lines.ema_x, lines.ema_y, marker=self.marker("*"), color="orange", label="EMA")
-        lines.axis.mark(plt, lines.x, lines.moved, columns)
+        draw_band(plt, lines, self.marker, "value (min-max)", columns)
         return lines.limits, lines.span
 
     def draw_overlay(self, plt, runs, columns: int) -> tuple[tuple[float, float], int]:
